@@ -1,0 +1,59 @@
+// Accounts: creating users and changing passwords under the password policy of
+// PRODUCT.md (NIST SP 800-63B-4 §3.1.1.2: length, blocklist, no composition rules).
+import { AppError, type ErrorCode } from "../errors.ts";
+import { normalizeEmail } from "../lib/identifiers.ts";
+import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
+import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
+import type { UserRecord, UserRepository } from "./repository.ts";
+
+const policyErrors: Record<string, ErrorCode> = {
+  password_too_short: "PASSWORD_TOO_SHORT",
+  password_too_long: "PASSWORD_TOO_LONG",
+  password_blocklisted: "PASSWORD_BLOCKLISTED",
+  password_contains_context: "PASSWORD_CONTAINS_CONTEXT",
+};
+
+export interface AccountsDeps {
+  users: UserRepository;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  serviceName: string;
+  throttle: SignInThrottle;
+  /** Called after a password change: ends other sessions, trusted devices, ... */
+  onPasswordChanged: (userId: string, keepSessionId: string) => Promise<void>;
+}
+
+export function createAccountsService(deps: AccountsDeps) {
+  function assertPolicy(password: string, context: { email: string; name: string }) {
+    const verdict = checkPasswordPolicy(password, deps.policy, { ...context, serviceName: deps.serviceName });
+    if (!verdict.ok) throw new AppError(policyErrors[verdict.reason]!);
+  }
+
+  async function createUser(input: { email: string; password: string; name: string }): Promise<UserRecord> {
+    const email = normalizeEmail(input.email);
+    const name = input.name.trim().normalize("NFC");
+    assertPolicy(input.password, { email, name });
+    const passwordHash = await deps.hasher.hash(input.password);
+    const user = await deps.users.insert({ email, name, passwordHash });
+    if (!user) throw new AppError("EMAIL_TAKEN");
+    return user;
+  }
+
+  async function changePassword(userId: string, sessionId: string, currentPassword: string, newPassword: string) {
+    const user = await deps.users.findCredentialsById(userId);
+    if (!user) throw new AppError("UNAUTHENTICATED");
+    await deps.throttle.admitAccount(user.email);
+    if (!(await deps.hasher.verify(user.passwordHash, currentPassword))) {
+      // A wrong current password is a guess like any other (checklist PW-07).
+      await deps.throttle.recordFailure(user.email);
+      throw new AppError("INVALID_CURRENT_PASSWORD");
+    }
+    assertPolicy(newPassword, user);
+    await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), new Date());
+    await deps.onPasswordChanged(userId, sessionId);
+  }
+
+  return { createUser, changePassword, findUser: (id: string) => deps.users.findById(id) };
+}
+
+export type AccountsService = ReturnType<typeof createAccountsService>;

@@ -1,0 +1,162 @@
+// buildApp(options): the composition root. Production (server.ts), the CLI, the
+// OpenAPI generator and every test build the service through this one function
+// with the same wiring: repositories -> services -> routes.
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Redis } from "ioredis";
+import type { DestinationStream } from "pino";
+import type { Config } from "./config.ts";
+import { openDatabase, type Database } from "./db/database.ts";
+import { systemClock, type Clock } from "./lib/clock.ts";
+import { createKeyRing } from "./lib/signing-keys.ts";
+import { createPasswordHasher } from "./lib/passwords.ts";
+import { resolveKeyMaterial } from "./key-material.ts";
+import { createLogger } from "./logging.ts";
+import type { App } from "./http/app-type.ts";
+import { ProblemSchema } from "./http/problem.ts";
+import { registerProblemHandler } from "./plugins/problem-handler.ts";
+import { registerOpenApi } from "./plugins/openapi.ts";
+import { registerMetrics } from "./plugins/metrics.ts";
+import { createGuards } from "./plugins/guards.ts";
+import { failClosed, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
+import { createSignInThrottle } from "./rate-limit/sign-in-throttle.ts";
+import { createUserRepository } from "./accounts/repository.ts";
+import { createAccountsService } from "./accounts/service.ts";
+import { registerAccountRoutes } from "./accounts/routes.ts";
+import { createSessionRepository } from "./sessions/repository.ts";
+import { createAccessTokens } from "./sessions/access-tokens.ts";
+import { createSessionService } from "./sessions/service.ts";
+import { registerSessionRoutes } from "./sessions/routes.ts";
+import { createSignInService } from "./sign-in/service.ts";
+import { registerSignInRoutes } from "./sign-in/routes.ts";
+import { createClientService } from "./clients/service.ts";
+import { registerHealthRoutes } from "./health/routes.ts";
+
+export interface BuildOptions {
+  config: Config;
+  clock?: Clock;
+  /** Where logs go; stdout when absent. Tests pass a stream to inspect log lines. */
+  logStream?: DestinationStream;
+}
+
+const AUTH_BODY_LIMIT = 16 * 1024; // checklist IV-02
+
+function createFastify(config: Config, logStream?: DestinationStream): App {
+  const trustProxy = config.TRUST_PROXY.split(",").map((s) => s.trim()).filter(Boolean);
+  return Fastify({
+    loggerInstance: createLogger(config.LOG_LEVEL, logStream) as FastifyBaseLogger,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: trustProxy.length > 0 ? trustProxy : false,
+    bodyLimit: AUTH_BODY_LIMIT,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    connectionTimeout: 10_000,
+    requestTimeout: 15_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    // Fastify's Ajv defaults coerce types and silently drop unknown fields; an
+    // identity API must refuse both (checklist IV-01).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+}
+
+function createCounterStore(config: Config, database: Database, app: App): CounterStore {
+  const onError = (error: unknown) => app.log.error({ err: error }, "rate-limit store failed");
+  if (!config.REDIS_URL) return failClosed(postgresCounterStore(database.prisma), onError);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+  redis.on("error", (error) => app.log.warn({ err: error }, "redis connection error"));
+  app.addHook("onClose", async () => { redis.disconnect(); });
+  return failClosed(redisCounterStore(redis), onError);
+}
+
+function registerHttpConventions(app: App) {
+  // JSON only: Fastify would otherwise parse text/plain (checklist IV-04).
+  app.removeContentTypeParser("text/plain");
+  app.addSchema(ProblemSchema);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    // Token responses must never be cached (RFC 6749 §5.1); nothing here should be.
+    reply.header("cache-control", "no-store");
+  });
+  registerProblemHandler(app);
+}
+
+export async function buildApp(options: BuildOptions): Promise<App> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const keyMaterial = await resolveKeyMaterial(config, clock.now());
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE });
+  const app = createFastify(config, options.logStream);
+  app.addHook("onClose", () => database.close());
+  try {
+    if (config.MIGRATE_ON_START) {
+      const applied = await database.migrate();
+      if (applied.length > 0) app.log.info({ applied }, "migrations applied");
+    }
+    await wireFeatures(app, config, clock, database, keyMaterial);
+    await app.ready();
+    return app;
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
+async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: Awaited<ReturnType<typeof resolveKeyMaterial>>) {
+  const { prisma } = database;
+  registerHttpConventions(app);
+  await registerOpenApi(app, config.ISSUER);
+  registerMetrics(app);
+
+  const keys = await createKeyRing(keyMaterial.signingKeys, {
+    retentionSeconds: { access: config.ACCESS_TOKEN_TTL_SECONDS + 30, device: 30 * 86400 + 30 },
+  }, clock);
+  const hasher = createPasswordHasher(
+    { memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM },
+    config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {},
+  );
+  const throttle = createSignInThrottle(createCounterStore(config, database, app), {
+    perAddressPerMinute: config.LOGIN_RATE_PER_IP,
+    freeFailures: config.LOGIN_FREE_FAILURES,
+    maxWaitSeconds: config.LOGIN_MAX_WAIT_SECONDS,
+  }, clock);
+
+  const users = createUserRepository(prisma);
+  const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
+  const sessions = createSessionService({
+    sessions: createSessionRepository(prisma),
+    accessTokens,
+    settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
+    clock,
+  });
+  const clients = createClientService(prisma);
+  const guards = createGuards(sessions, clients);
+  const accounts = createAccountsService({
+    users,
+    hasher,
+    policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
+    serviceName: config.SERVICE_NAME,
+    throttle,
+    onPasswordChanged: async (userId, keepSessionId) => {
+      await sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
+    },
+  });
+  const signIn = createSignInService({
+    users,
+    hasher,
+    throttle,
+    maxPasswordLength: config.PASSWORD_MAX_LENGTH,
+    clock,
+    nextStep: async (success) => {
+      const pair = await sessions.start(success.userId, success.amr, success.authTime);
+      return { status: "authenticated", accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" };
+    },
+  });
+
+  registerSignInRoutes(app, signIn);
+  registerSessionRoutes(app, { sessions, guards, keys });
+  registerAccountRoutes(app, { accounts, guards });
+  registerHealthRoutes(app, database.ping);
+}

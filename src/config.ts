@@ -1,0 +1,80 @@
+// The one place that reads process.env. Every variable is declared once here,
+// with its default and description; the type derives from the schema and
+// .env.example documents the same list (a test keeps them in step).
+import { Type, type Static, type TSchema } from "typebox";
+import { Value } from "typebox/value";
+
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const Str = (def: string, description: string) => Type.String({ default: def, description });
+const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+const OptionalStr = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+export const ConfigSchema = Type.Object({
+  MODE: Type.Union([Type.Literal("development"), Type.Literal("production")], {
+    default: "development",
+    description: "production refuses to start without configured signing and encryption keys",
+  }),
+  HOST: Str("127.0.0.1", "address to listen on (0.0.0.0 in a container)"),
+  PORT: Int(3000, 0, 65535, "TCP port"),
+  LOG_LEVEL: Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)), {
+    default: "info",
+    description: "pino log level",
+  }),
+  TRUST_PROXY: Type.String({ default: "", description: "comma-separated proxy addresses whose X-Forwarded-For is honoured; empty trusts none" }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: "^postgres(ql)?://", description: "PostgreSQL URL; when unset the embedded PGlite database under DATA_DIR is used" })),
+  DATABASE_POOL_SIZE: Int(10, 1, 200, "PostgreSQL connections per instance"),
+  DATA_DIR: Str("./data", "directory of the embedded database and of development keys"),
+  MIGRATE_ON_START: Bool(true, "apply pending migrations at start-up"),
+  REDIS_URL: OptionalStr("redis:// URL for shared rate-limit counters; when unset, PostgreSQL holds them"),
+  ISSUER: Str("http://127.0.0.1:3000", "the iss claim of every token this service signs"),
+  ACCESS_TOKEN_AUDIENCE: Str("bookkeeping-api", "the aud claim of access tokens"),
+  SIGNING_KEYS: OptionalStr("JSON key file content (see README: Keys); takes precedence over SIGNING_KEYS_FILE"),
+  SIGNING_KEYS_FILE: OptionalStr("path of the JSON signing key file; development default DATA_DIR/signing-keys.json, generated on first start"),
+  ENCRYPTION_KEYS: OptionalStr("TOTP secret encryption keys, 'id:base64key,...' (32-byte keys); development default generated under DATA_DIR"),
+  ENCRYPTION_ACTIVE_KEY_ID: OptionalStr("id of the encryption key new secrets are sealed with; default the last listed"),
+  ACCESS_TOKEN_TTL_SECONDS: Int(600, 60, 3600, "access-token lifetime (checklist SJ-05: at most 15 min)"),
+  SESSION_IDLE_TIMEOUT_SECONDS: Int(3600, 60, 30 * 86400, "a refresh token unused this long is dead (NIST SP 800-63B-4 §2.2.3: 1 h at AAL2)"),
+  SESSION_ABSOLUTE_TIMEOUT_SECONDS: Int(86400, 300, 90 * 86400, "a session ends this long after sign-in whatever its use (NIST: 24 h at AAL2)"),
+  PASSWORD_MIN_LENGTH: Int(12, 8, 64, "minimum password length in code points (NIST asks 15 where the password is the only factor)"),
+  PASSWORD_MAX_LENGTH: Int(1024, 64, 4096, "maximum password length in code points"),
+  ARGON2_MEMORY_KIB: Int(19456, 19456, 1048576, "argon2id memory cost (OWASP minimum 19 MiB)"),
+  ARGON2_TIME_COST: Int(2, 2, 20, "argon2id iterations"),
+  ARGON2_PARALLELISM: Int(1, 1, 16, "argon2id lanes"),
+  ARGON2_MAX_CONCURRENT: Int(0, 0, 256, "concurrent hash operations per instance; 0 means 2 x CPU cores"),
+  LOGIN_RATE_PER_IP: Int(20, 1, 1_000_000, "sign-in requests per client address per minute"),
+  LOGIN_FREE_FAILURES: Int(5, 1, 100, "consecutive password failures per account before waits begin"),
+  LOGIN_MAX_WAIT_SECONDS: Int(900, 1, 86400, "cap of the doubling wait after password failures"),
+  SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+function describeErrors(schema: TSchema, value: unknown): string[] {
+  return [...Value.Errors(schema, value)].map((e) => {
+    const name = e.instancePath.replace(/^\//, "") || "(root)";
+    const description = (ConfigSchema.properties as Record<string, { description?: string }>)[name]?.description;
+    return `${name}: ${e.message}${description ? ` (${description})` : ""}`;
+  });
+}
+
+/** Reads the environment once; unknown values get an actionable message, not a stack trace. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const known = Object.keys(ConfigSchema.properties);
+  const raw: Record<string, unknown> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>;
+  const merged = { ...converted, ...overrides };
+  const problems = describeErrors(ConfigSchema, merged);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return merged as Config;
+}

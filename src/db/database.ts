@@ -1,0 +1,70 @@
+// Opens the one database this instance uses: PostgreSQL through @prisma/adapter-pg
+// when DATABASE_URL is set, otherwise the embedded PGlite (PostgreSQL in Wasm).
+// Both run the same schema and migrations; nothing here is a module-level singleton.
+import path from "node:path";
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import { applyMigrations } from "./migrations.ts";
+
+export type Prisma = PrismaClient;
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: "postgresql" | "pglite";
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  /** Directory of the embedded database, or "memory://" for a throw-away one. */
+  dataDir: string;
+  poolSize: number;
+}
+
+async function openPglite(dataDir: string) {
+  if (dataDir.startsWith("memory://")) return new PGlite();
+  const dir = path.resolve(dataDir, "pglite");
+  await mkdir(dir, { recursive: true });
+  return new PGlite(dir);
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  let closeDriver: () => Promise<void>;
+  let kind: Database["kind"];
+  if (options.databaseUrl) {
+    kind = "postgresql";
+    adapterFactory = new PrismaPg({
+      connectionString: options.databaseUrl,
+      max: options.poolSize,
+      connectionTimeoutMillis: 5_000,
+      // AV-04: a statement never hangs a request forever.
+      statement_timeout: 10_000,
+    });
+    closeDriver = async () => {};
+  } else {
+    kind = "pglite";
+    const pglite = await openPglite(options.dataDir);
+    adapterFactory = new PrismaPGlite(pglite);
+    closeDriver = () => pglite.close();
+  }
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    prisma,
+    kind,
+    adapterFactory,
+    migrate: () => applyMigrations(adapterFactory),
+    ping: async () => { await prisma.$queryRaw`SELECT 1`; },
+    close: async () => {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}

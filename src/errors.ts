@@ -1,0 +1,37 @@
+// The catalogue of stable error codes. Services throw `AppError(code)`; the one
+// error handler (plugins/problem.ts) turns it into application/problem+json
+// (RFC 9457). The title is public; details for operators go to the log only.
+export const errorCatalogue = {
+  VALIDATION_FAILED: { status: 400, title: "The request does not match the schema." },
+  PASSWORD_TOO_SHORT: { status: 400, title: "The password is too short." },
+  PASSWORD_TOO_LONG: { status: 400, title: "The password is too long." },
+  PASSWORD_BLOCKLISTED: { status: 400, title: "The password is too common; choose another." },
+  PASSWORD_CONTAINS_CONTEXT: { status: 400, title: "The password must not be your email, name or the service name." },
+  INVALID_CREDENTIALS: { status: 401, title: "The email or password is wrong." },
+  UNAUTHENTICATED: { status: 401, title: "A valid access token is required." },
+  INVALID_CLIENT: { status: 401, title: "A valid service API key is required." },
+  INVALID_REFRESH_TOKEN: { status: 401, title: "The refresh token is invalid, expired or spent." },
+  INVALID_CURRENT_PASSWORD: { status: 401, title: "The current password is wrong." },
+  INSUFFICIENT_SCOPE: { status: 403, title: "The service client lacks the scope this route needs." },
+  NOT_FOUND: { status: 404, title: "Not found." },
+  EMAIL_TAKEN: { status: 409, title: "A user with this email exists." },
+  BODY_TOO_LARGE: { status: 413, title: "The request body is too large." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Only application/json is accepted." },
+  RATE_LIMITED: { status: 429, title: "Too many attempts; wait before trying again." },
+  SERVICE_BUSY: { status: 503, title: "The service is busy; retry shortly." },
+  UNAVAILABLE: { status: 503, title: "A dependency is unavailable; retry shortly." },
+  INTERNAL: { status: 500, title: "Internal error." },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    readonly options: { detail?: string; retryAfterSeconds?: number; logReason?: string } = {},
+  ) {
+    super(errorCatalogue[code].title);
+    this.status = errorCatalogue[code].status;
+  }
+}

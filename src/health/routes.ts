@@ -1,0 +1,33 @@
+import { Type } from "typebox";
+import type { App } from "../http/app-type.ts";
+import { AppError } from "../errors.ts";
+import { problemResponses } from "../http/problem.ts";
+
+const HealthSchema = Type.Object(
+  { status: Type.Literal("ok", { description: "Healthy" }) },
+  { additionalProperties: false, description: "No versions or internals (ASVS 13.4.5)" },
+);
+
+export function registerHealthRoutes(app: App, ping: () => Promise<void>) {
+  app.get("/health/live", {
+    logLevel: "warn",
+    schema: { tags: ["Operations"], summary: "Liveness: the process answers", response: { 200: HealthSchema } },
+  }, async () => ({ status: "ok" as const }));
+
+  app.get("/health/ready", {
+    logLevel: "warn",
+    schema: {
+      tags: ["Operations"],
+      summary: "Readiness: the database answers",
+      response: { 200: HealthSchema, ...problemResponses(503) },
+    },
+  }, async (request) => {
+    try {
+      await ping();
+    } catch (error) {
+      request.log.warn({ err: error }, "readiness check failed");
+      throw new AppError("UNAVAILABLE", { retryAfterSeconds: 5 });
+    }
+    return { status: "ok" as const };
+  });
+}

@@ -1,0 +1,62 @@
+// The single error handler: every error leaves as application/problem+json with a
+// stable code. 4xx titles are public; 5xx details stay in the log (ASVS 16.5.1).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AppError, errorCatalogue, type ErrorCode } from "../errors.ts";
+import type { Problem } from "../http/problem.ts";
+import { HasherBusyError } from "../lib/passwords.ts";
+
+/** Fastify's own error codes that are the client's doing, mapped onto ours. */
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "BODY_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "VALIDATION_FAILED",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "VALIDATION_FAILED",
+  FST_ERR_CTP_INVALID_JSON_BODY: "VALIDATION_FAILED",
+};
+
+function toAppError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof HasherBusyError) return new AppError("SERVICE_BUSY", { retryAfterSeconds: 1 });
+  if (error.validation) return new AppError("VALIDATION_FAILED");
+  const mapped = error.code ? fastifyCodes[error.code] : undefined;
+  if (mapped) return new AppError(mapped);
+  // Malformed JSON and prototype-poisoning bodies arrive as 400 SyntaxErrors.
+  if (error.statusCode === 400) return new AppError("VALIDATION_FAILED", { detail: "The body is not valid JSON." });
+  return new AppError("INTERNAL");
+}
+
+function validationErrors(error: FastifyError): Problem["errors"] {
+  return error.validation?.map((v) => ({
+    path: `${error.validationContext ?? "body"}${v.instancePath}`,
+    message: v.message ?? "invalid",
+  }));
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, appError: AppError, errors?: Problem["errors"]) {
+  const { retryAfterSeconds, detail } = appError.options;
+  if (retryAfterSeconds !== undefined) reply.header("retry-after", String(retryAfterSeconds));
+  const body: Problem = {
+    type: "about:blank",
+    title: errorCatalogue[appError.code].title,
+    status: appError.status,
+    code: appError.code,
+    instance: request.id,
+    ...(detail ? { detail } : {}),
+    ...(errors ? { errors } : {}),
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+  };
+  return reply.code(appError.status).type("application/problem+json; charset=utf-8").serializer(JSON.stringify).send(body);
+}
+
+export function registerProblemHandler(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500 && appError.code === "INTERNAL") {
+      request.log.error({ err: error }, "unhandled error");
+    } else {
+      request.log.info({ code: appError.code, reason: appError.options.logReason }, "request refused");
+    }
+    return sendProblem(reply, request, appError, error.validation ? validationErrors(error) : undefined);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, new AppError("NOT_FOUND")));
+}

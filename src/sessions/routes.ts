@@ -1,0 +1,92 @@
+import { Type } from "typebox";
+import { problemResponses } from "../http/problem.ts";
+import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
+import type { KeyRing } from "../lib/signing-keys.ts";
+import { principalOf, type Guards } from "../plugins/guards.ts";
+import { IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, TokenPairSchema } from "./schemas.ts";
+import type { SessionService } from "./service.ts";
+
+export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: Guards; keys: KeyRing }) {
+  const { sessions, guards, keys } = deps;
+
+  app.post("/v1/auth/refresh", {
+    schema: {
+      tags: ["Sessions"],
+      summary: "Exchange a refresh token for a new token pair",
+      description: "The presented token is spent. Presenting a spent token again revokes its whole session (reuse detection).",
+      body: RefreshBodySchema,
+      response: { 200: TokenPairSchema, ...problemResponses(400, 401, 413, 415, 503) },
+    },
+  }, async (request) => {
+    const pair = await sessions.refresh(request.body.refreshToken);
+    return { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
+  });
+
+  app.post("/v1/auth/logout", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Sessions"],
+      summary: "Sign out: revoke this session and its refresh tokens",
+      security: bearerSecurity,
+      response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(401) },
+    },
+  }, async (request, reply) => {
+    await sessions.logout(principalOf(request).sessionId);
+    return reply.code(204).send(null);
+  });
+
+  app.post("/v1/tokens/introspect", {
+    preHandler: guards.client("tokens:introspect"),
+    schema: {
+      tags: ["Tokens"],
+      summary: "Introspect an access or refresh token (RFC 7662)",
+      description: "Revocation-aware: a token whose session was revoked or expired is inactive. Scope tokens:introspect.",
+      security: apiKeySecurity,
+      body: IntrospectBodySchema,
+      response: { 200: IntrospectionSchema, ...problemResponses(400, 401, 403) },
+    },
+  }, async (request) => {
+    const { token } = request.body;
+    const access = await sessions.introspectAccessToken(token);
+    if (access) {
+      const { payload } = access;
+      return {
+        active: true,
+        token_type: "access_token" as const,
+        sub: access.principal.userId,
+        sid: access.principal.sessionId,
+        amr: access.principal.amr,
+        auth_time: Math.floor(access.principal.authTime.getTime() / 1000),
+        iss: payload.iss,
+        aud: typeof payload.aud === "string" ? payload.aud : payload.aud?.[0],
+        iat: payload.iat,
+        exp: payload.exp,
+        jti: payload.jti,
+      };
+    }
+    const session = await sessions.introspectRefreshToken(token);
+    if (session) {
+      return {
+        active: true,
+        token_type: "refresh_token" as const,
+        sub: session.userId,
+        sid: session.id,
+        amr: session.amr,
+        auth_time: Math.floor(session.authTime.getTime() / 1000),
+        exp: Math.floor(session.expiresAt.getTime() / 1000),
+      };
+    }
+    return { active: false };
+  });
+
+  app.get("/.well-known/jwks.json", {
+    schema: {
+      tags: ["Tokens"],
+      summary: "Public keys that verify this service's tokens",
+      response: { 200: JwksSchema },
+    },
+  }, async (_request, reply) => {
+    reply.header("cache-control", "public, max-age=300");
+    return keys.jwks();
+  });
+}

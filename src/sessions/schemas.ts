@@ -1,0 +1,54 @@
+import { Type } from "typebox";
+import { TokenPairProperties } from "../sign-in/schemas.ts";
+
+export const RefreshBodySchema = Type.Object(
+  { refreshToken: Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token" }) },
+  { additionalProperties: false },
+);
+
+export const TokenPairSchema = Type.Object(
+  { status: Type.Literal("authenticated", { description: "Always authenticated" }), ...TokenPairProperties },
+  { additionalProperties: false, description: "A fresh token pair; the presented refresh token is spent" },
+);
+
+export const IntrospectBodySchema = Type.Object(
+  {
+    token: Type.String({ minLength: 1, maxLength: 4096, description: "An access token or a refresh token" }),
+    token_type_hint: Type.Optional(Type.Union([Type.Literal("access_token"), Type.Literal("refresh_token")], { description: "RFC 7662 §2.1 hint" })),
+  },
+  { additionalProperties: false },
+);
+
+export const IntrospectionSchema = Type.Object(
+  {
+    active: Type.Boolean({ description: "Whether the token is valid now: signature, expiry and its session not revoked" }),
+    token_type: Type.Optional(Type.Union([Type.Literal("access_token"), Type.Literal("refresh_token")], { description: "Kind of token" })),
+    sub: Type.Optional(Type.String({ description: "User id" })),
+    sid: Type.Optional(Type.String({ description: "Session id" })),
+    amr: Type.Optional(Type.Array(Type.String(), { description: "Authentication methods (RFC 8176): pwd, otp, rec, dt, ext, mfa, push" })),
+    auth_time: Type.Optional(Type.Integer({ description: "When the person authenticated (Unix seconds)" })),
+    iss: Type.Optional(Type.String({ description: "Issuer" })),
+    aud: Type.Optional(Type.String({ description: "Audience" })),
+    iat: Type.Optional(Type.Integer({ description: "Issued at (Unix seconds)" })),
+    exp: Type.Optional(Type.Integer({ description: "Expires at (Unix seconds)" })),
+    jti: Type.Optional(Type.String({ description: "Token id" })),
+  },
+  { additionalProperties: false, description: "RFC 7662 introspection response; inactive tokens carry only active: false" },
+);
+
+const JwkSchema = Type.Object(
+  {
+    kty: Type.String({ description: "Key type (OKP)" }),
+    crv: Type.String({ description: "Curve (Ed25519)" }),
+    x: Type.String({ description: "Public key (base64url)" }),
+    kid: Type.String({ description: "Key id; its prefix names the token type it signs (access- or device-)" }),
+    alg: Type.String({ description: "Algorithm (EdDSA)" }),
+    use: Type.String({ description: "sig" }),
+  },
+  { additionalProperties: false },
+);
+
+export const JwksSchema = Type.Object(
+  { keys: Type.Array(JwkSchema, { description: "Public keys, including retired ones until their tokens expire" }) },
+  { additionalProperties: false, description: "JSON Web Key Set (RFC 7517)" },
+);

@@ -1,0 +1,111 @@
+// Sessions: issuing token pairs, rotating refresh tokens, revocation, and the
+// revocation-aware check behind every access token (checklist SJ-05..SJ-09).
+import { AppError } from "../errors.ts";
+import type { Clock } from "../lib/clock.ts";
+import { randomToken, sha256 } from "../lib/identifiers.ts";
+import type { AccessTokens, AccessClaims } from "./access-tokens.ts";
+import type { SessionRecord, SessionRepository } from "./repository.ts";
+
+export interface SessionSettings {
+  idleTimeoutSeconds: number;
+  absoluteTimeoutSeconds: number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  sessionId: string;
+}
+
+export interface Principal extends AccessClaims {
+  expiresAt: Date;
+}
+
+export function createSessionService(deps: {
+  sessions: SessionRepository;
+  accessTokens: AccessTokens;
+  settings: SessionSettings;
+  clock: Clock;
+  /** Asked at every refresh whether the session may go on (company policy hooks in here). */
+  mayContinue?: (session: SessionRecord) => Promise<boolean>;
+}) {
+  const { sessions, accessTokens, settings, clock } = deps;
+
+  function isLive(session: SessionRecord, now: Date): boolean {
+    if (session.revokedAt || session.expiresAt <= now) return false;
+    return now.getTime() - session.lastUsedAt.getTime() < settings.idleTimeoutSeconds * 1000;
+  }
+
+  async function pairFor(session: SessionRecord, refreshToken: string): Promise<TokenPair> {
+    const accessToken = await accessTokens.issue({ userId: session.userId, sessionId: session.id, amr: session.amr, authTime: session.authTime });
+    return { accessToken, refreshToken, expiresIn: accessTokens.ttlSeconds, sessionId: session.id };
+  }
+
+  /** A new session for every authentication (ASVS 7.2.4). */
+  async function start(userId: string, amr: string[], authTime: Date): Promise<TokenPair> {
+    const now = clock.now();
+    const refreshToken = randomToken("rt");
+    const session = await sessions.create({
+      userId,
+      amr,
+      authTime,
+      now,
+      expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
+      refreshTokenHash: sha256(refreshToken),
+    });
+    return pairFor(session, refreshToken);
+  }
+
+  async function refresh(refreshToken: string): Promise<TokenPair> {
+    const now = clock.now();
+    const found = await sessions.findRefreshToken(sha256(refreshToken));
+    if (!found) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "unknown" });
+    const { session } = found;
+    if (found.spentAt || !(await sessions.spendRefreshToken(found.id, now))) {
+      // A spent token presented again means a copy exists: end the family (RFC 9700 §4.14.2).
+      await sessions.revoke(session.id, "refresh_token_reuse", now);
+      throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "reuse_detected" });
+    }
+    if (!isLive(session, now)) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "session_ended" });
+    if (deps.mayContinue && !(await deps.mayContinue(session))) {
+      await sessions.revoke(session.id, "policy_requires_reauthentication", now);
+      throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "policy" });
+    }
+    const next = randomToken("rt");
+    await sessions.addRefreshToken(session.id, sha256(next), now);
+    return pairFor(session, next);
+  }
+
+  /** Verifies an access token and that its session has not been ended (SJ-07). */
+  async function authenticate(token: string): Promise<Principal | null> {
+    const claims = await accessTokens.read(token);
+    if (!claims) return null;
+    const session = await sessions.findById(claims.sessionId);
+    if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
+    return { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
+  }
+
+  return {
+    start,
+    refresh,
+    authenticate,
+    /** The claims of an access token with its session checked, for introspection. */
+    introspectAccessToken: async (token: string) => {
+      const principal = await authenticate(token);
+      const claims = principal ? await accessTokens.read(token) : null;
+      return principal && claims ? { principal, payload: claims.payload } : null;
+    },
+    logout: (sessionId: string) => sessions.revoke(sessionId, "logout", clock.now()),
+    revokeAllForUser: (userId: string, reason: string, exceptSessionId?: string) =>
+      sessions.revokeAllForUser(userId, reason, clock.now(), exceptSessionId),
+    /** A refresh token's state, for introspection. */
+    async introspectRefreshToken(token: string) {
+      const found = await sessions.findRefreshToken(sha256(token));
+      if (!found || found.spentAt || !isLive(found.session, clock.now())) return null;
+      return found.session;
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

@@ -1,0 +1,18 @@
+import { problemResponses } from "../http/problem.ts";
+import type { App } from "../http/app-type.ts";
+import { LoginBodySchema, LoginResultSchema } from "./schemas.ts";
+import type { SignInService } from "./service.ts";
+
+export function registerSignInRoutes(app: App, signIn: SignInService) {
+  app.post("/v1/auth/login", {
+    schema: {
+      tags: ["Sign-in"],
+      summary: "Sign in with email and password",
+      description:
+        "Answers `authenticated` (tokens), `mfa_required` (second step next) or `mfa_enrollment_required`. " +
+        "A wrong email or password gives one identical 401 problem. Throttled per client address and per account (429 with Retry-After).",
+      body: LoginBodySchema,
+      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 413, 415, 429, 503) },
+    },
+  }, async (request) => signIn.login(request.body, request.ip, request.log));
+}

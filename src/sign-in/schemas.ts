@@ -1,0 +1,71 @@
+import { Type, type Static } from "typebox";
+import { EmailSchema, PasswordSchema } from "../accounts/schemas.ts";
+
+export const LoginBodySchema = Type.Object(
+  {
+    email: EmailSchema,
+    password: PasswordSchema,
+    deviceToken: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: "A device token from an earlier verify with rememberDevice: skips the second step while valid" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type LoginBody = Static<typeof LoginBodySchema>;
+
+export const TokenPairProperties = {
+  accessToken: Type.String({ description: "Short-lived JWT (EdDSA, typ at+jwt) for Authorization: Bearer" }),
+  refreshToken: Type.String({ description: "Opaque refresh token; single use, rotated by /v1/auth/refresh" }),
+  expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
+  tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
+};
+
+export const AuthenticatedSchema = Type.Object(
+  {
+    status: Type.Literal("authenticated", { description: "Signed in; the tokens are ready" }),
+    ...TokenPairProperties,
+    deviceToken: Type.Optional(Type.String({ description: "Present when rememberDevice was asked: skips the second step for 30 days" })),
+  },
+  { additionalProperties: false, description: "The person is signed in" },
+);
+export type Authenticated = Static<typeof AuthenticatedSchema>;
+
+export const SecondFactorMethodSchema = Type.Union([Type.Literal("totp"), Type.Literal("recovery_code"), Type.Literal("push")], {
+  description: "A second-step method the person may use",
+});
+
+export const MfaRequiredSchema = Type.Object(
+  {
+    status: Type.Literal("mfa_required", { description: "The password was right; a second step is needed" }),
+    mfaToken: Type.String({ description: "Short-lived token for /v1/auth/mfa/verify; worth nothing else" }),
+    methods: Type.Array(SecondFactorMethodSchema, { description: "Methods the person has set up" }),
+    expiresIn: Type.Integer({ description: "Seconds until the MFA token expires" }),
+  },
+  { additionalProperties: false, description: "A second step is required" },
+);
+
+export const RequirementSourceSchema = Type.Object(
+  {
+    companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
+    companyName: Type.String({ description: "Its name" }),
+    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
+      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const EnrollmentRequiredSchema = Type.Object(
+  {
+    status: Type.Literal("mfa_enrollment_required", { description: "2SV is mandatory and not set up yet" }),
+    enrollmentToken: Type.String({ description: "Token that works only on the TOTP enrollment routes" }),
+    requiredBy: Type.Array(RequirementSourceSchema, { description: "The policies that require 2SV" }),
+    expiresIn: Type.Integer({ description: "Seconds until the enrollment token expires" }),
+  },
+  { additionalProperties: false, description: "Two-step verification must be enrolled first" },
+);
+
+export const LoginResultSchema = Type.Union([AuthenticatedSchema, MfaRequiredSchema, EnrollmentRequiredSchema], {
+  description: "The outcome of a correct password, told apart by `status`",
+});
+export type LoginResult = Static<typeof LoginResultSchema>;
