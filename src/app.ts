@@ -38,6 +38,15 @@ export interface BuildOptions {
   clock?: Clock;
   /** Where logs go; stdout when absent. Tests pass a stream to inspect log lines. */
   logStream?: DestinationStream;
+  /** An already open database to share (several instances on one database); the app will not close it. */
+  database?: Database;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The app's database, for the CLI and grey-box tests; routes never reach for it. */
+    database: Database;
+  }
 }
 
 const AUTH_BODY_LIMIT = 16 * 1024; // checklist IV-02
@@ -87,9 +96,11 @@ export async function buildApp(options: BuildOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const keyMaterial = await resolveKeyMaterial(config, clock.now());
-  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE });
+  const database =
+    options.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
   const app = createFastify(config, options.logStream);
-  app.addHook("onClose", () => database.close());
+  app.decorate("database", database);
+  if (!options.database) app.addHook("onClose", () => database.close());
   try {
     if (config.MIGRATE_ON_START) {
       const applied = await database.migrate();

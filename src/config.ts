@@ -17,7 +17,10 @@ export const ConfigSchema = Type.Object({
   }),
   HOST: Str("127.0.0.1", "address to listen on (0.0.0.0 in a container)"),
   PORT: Int(3000, 0, 65535, "TCP port"),
-  LOG_LEVEL: Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)), {
+  LOG_LEVEL: Type.Union([
+    Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"),
+    Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent"),
+  ], {
     default: "info",
     description: "pino log level",
   }),

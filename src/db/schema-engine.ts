@@ -22,11 +22,23 @@ async function instantiateGlue(): Promise<Glue> {
   const glue = (await import(glueUrl)) as Glue;
   const wasmPath = fileURLToPath(new URL("./schema_engine_bg.wasm", glueUrl));
   const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
-    "./schema_engine_bg.js": glue as unknown as WebAssembly.ModuleImports,
+    "./schema_engine_bg.js": withUnrefTimers(glue),
   });
   glue.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return glue;
+}
+
+/**
+ * The engine arms 10 s timers that it never clears; unref'd, they no longer keep
+ * a finished CLI or test process alive for those 10 s.
+ */
+function withUnrefTimers(glue: Glue): WebAssembly.ModuleImports {
+  const imports: WebAssembly.ModuleImports = { ...(glue as unknown as WebAssembly.ModuleImports) };
+  for (const name of Object.keys(imports).filter((n) => n.startsWith("__wbg_setTimeout_"))) {
+    imports[name] = (callback: () => void, ms: number) => setTimeout(callback, ms >>> 0).unref();
+  }
+  return imports;
 }
 
 /** The engine's log lines are JSON; only errors are worth surfacing. */

@@ -1,0 +1,10 @@
+let t0 = Date.now();
+const { buildApp } = await import("../src/app.ts");
+const { loadConfig } = await import("../src/config.ts");
+console.log("import", Date.now() - t0); t0 = Date.now();
+const app = await buildApp({ config: loadConfig({}, { DATA_DIR: "memory://", LOG_LEVEL: "silent" }) });
+console.log("build", Date.now() - t0); t0 = Date.now();
+const app2 = await buildApp({ config: loadConfig({}, { DATA_DIR: "memory://", LOG_LEVEL: "silent" }) });
+console.log("build2", Date.now() - t0); t0 = Date.now();
+await app.close(); await app2.close();
+console.log("close", Date.now() - t0);
