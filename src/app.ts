@@ -9,9 +9,10 @@ import type { DestinationStream } from "pino";
 import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
-import { createKeyRing } from "./lib/signing-keys.ts";
+import { CLOCK_TOLERANCE_SECONDS, createKeyRing } from "./lib/signing-keys.ts";
+import { createSecretBox } from "./lib/secret-box.ts";
 import { createPasswordHasher } from "./lib/passwords.ts";
-import { resolveKeyMaterial } from "./key-material.ts";
+import { resolveKeyMaterial, type KeyMaterial } from "./key-material.ts";
 import { createLogger } from "./logging.ts";
 import type { App } from "./http/app-type.ts";
 import { ProblemSchema } from "./http/problem.ts";
@@ -32,6 +33,16 @@ import { createSignInService } from "./sign-in/service.ts";
 import { registerSignInRoutes } from "./sign-in/routes.ts";
 import { createClientService } from "./clients/service.ts";
 import { registerHealthRoutes } from "./health/routes.ts";
+import { createDeviceService } from "./devices/service.ts";
+import { registerDeviceRoutes } from "./devices/routes.ts";
+import { createMfaRepository } from "./mfa/repository.ts";
+import { createSecondFactorChecker } from "./mfa/second-factor.ts";
+import { createEnrollmentService } from "./mfa/enrollment.ts";
+import { createChallengeService } from "./mfa/challenges.ts";
+import { createSecondStepService } from "./mfa/second-step.ts";
+import { createSecurityStateReader } from "./mfa/security-state.ts";
+import { SecurityStateSchema } from "./mfa/schemas.ts";
+import { registerMfaRoutes } from "./mfa/routes.ts";
 
 export interface BuildOptions {
   config: Config;
@@ -115,19 +126,29 @@ export async function buildApp(options: BuildOptions): Promise<App> {
   }
 }
 
-async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: Awaited<ReturnType<typeof resolveKeyMaterial>>) {
+async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
   const { prisma } = database;
   registerHttpConventions(app);
   await registerOpenApi(app, config.ISSUER);
-  registerMetrics(app);
+  const metrics = registerMetrics(app);
+  const onEvent = (event: string, userId: string, details?: Record<string, unknown>) => {
+    metrics.countEvent(event);
+    app.log.info({ event, userId, ...details }, "security event");
+  };
 
   const keys = await createKeyRing(keyMaterial.signingKeys, {
-    retentionSeconds: { access: config.ACCESS_TOKEN_TTL_SECONDS + 30, device: 30 * 86400 + 30 },
+    // Retired public keys stay published until every token they signed expired (checklist SJ-04).
+    retentionSeconds: {
+      access: Math.max(config.ACCESS_TOKEN_TTL_SECONDS, config.STEP_UP_TOKEN_TTL_SECONDS) + CLOCK_TOLERANCE_SECONDS,
+      device: config.TRUSTED_DEVICE_TTL_DAYS * 86400 + CLOCK_TOLERANCE_SECONDS,
+    },
   }, clock);
   const hasher = createPasswordHasher(
     { memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM },
     config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {},
   );
+  // Computes the dummy hash now, so the first unknown-email sign-in costs no more than the others.
+  await hasher.verifyDummy("warm-up");
   const throttle = createSignInThrottle(createCounterStore(config, database, app), {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
     freeFailures: config.LOGIN_FREE_FAILURES,
@@ -144,6 +165,37 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   });
   const clients = createClientService(prisma);
   const guards = createGuards(sessions, clients);
+  const devices = createDeviceService({ prisma, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+
+  const mfa = createMfaRepository(prisma);
+  const secretBox = createSecretBox(keyMaterial.encryptionKeys, keyMaterial.activeEncryptionKeyId);
+  const checker = createSecondFactorChecker({
+    mfa,
+    secretBox,
+    hasher,
+    settings: { freeFailures: config.MFA_FREE_FAILURES, maxWaitSeconds: config.MFA_MAX_WAIT_SECONDS, failureCap: config.MFA_FAILURE_CAP },
+    clock,
+    onEvent,
+  });
+  const enrollment = createEnrollmentService({
+    mfa,
+    users,
+    secretBox,
+    hasher,
+    checker,
+    settings: { issuer: config.SERVICE_NAME, recoveryCodeCount: config.RECOVERY_CODE_COUNT, maxAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS },
+    clock,
+    assertMayTurnOff: async () => {},
+    onEvent,
+    revokeSessions: (userId, reason) => sessions.revokeAllForUser(userId, reason),
+    recordPasswordFailure: (email) => throttle.recordFailure(email),
+  });
+  const challenges = createChallengeService(prisma, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
+  const secondStep = createSecondStepService({
+    mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent,
+  });
+  const securityState = createSecurityStateReader({ prisma, clock });
+
   const accounts = createAccountsService({
     users,
     hasher,
@@ -152,22 +204,22 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     throttle,
     onPasswordChanged: async (userId, keepSessionId) => {
       await sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
+      await devices.revokeAll(userId);
+      onEvent("password_changed", userId);
     },
   });
   const signIn = createSignInService({
-    users,
-    hasher,
-    throttle,
-    maxPasswordLength: config.PASSWORD_MAX_LENGTH,
-    clock,
-    nextStep: async (success) => {
-      const pair = await sessions.start(success.userId, success.amr, success.authTime);
-      return { status: "authenticated", accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" };
-    },
+    users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
   });
 
   registerSignInRoutes(app, signIn);
   registerSessionRoutes(app, { sessions, guards, keys });
-  registerAccountRoutes(app, { accounts, guards });
+  registerAccountRoutes(app, {
+    accounts,
+    guards,
+    me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
+  });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, throttle, userExists: async (id) => Boolean(await users.findById(id)) });
+  registerDeviceRoutes(app, { guards, devices });
   registerHealthRoutes(app, database.ping);
 }

@@ -48,6 +48,15 @@ export const ConfigSchema = Type.Object({
   LOGIN_RATE_PER_IP: Int(20, 1, 1_000_000, "sign-in requests per client address per minute"),
   LOGIN_FREE_FAILURES: Int(5, 1, 100, "consecutive password failures per account before waits begin"),
   LOGIN_MAX_WAIT_SECONDS: Int(900, 1, 86400, "cap of the doubling wait after password failures"),
+  MFA_TOKEN_TTL_SECONDS: Int(300, 30, 1800, "lifetime of the MFA token between password and second step (checklist OTP-13: 5 min)"),
+  MFA_MAX_ATTEMPTS_PER_TOKEN: Int(5, 1, 20, "second-step attempts one MFA token allows (checklist RL-06)"),
+  MFA_FREE_FAILURES: Int(5, 1, 50, "consecutive second-factor failures per user before waits begin"),
+  MFA_MAX_WAIT_SECONDS: Int(900, 1, 86400, "cap of the doubling wait after second-factor failures"),
+  MFA_FAILURE_CAP: Int(20, 2, 100, "consecutive second-factor failures that disable the TOTP factor (NIST SP 800-63B-4 §3.2.2: at most 100)"),
+  ENROLL_MAX_AUTH_AGE_SECONDS: Int(600, 60, 86400, "how recent the password sign-in must be to enroll or change 2SV"),
+  RECOVERY_CODE_COUNT: Int(1, 1, 16, "recovery codes issued at a time (the help article shows one)"),
+  TRUSTED_DEVICE_TTL_DAYS: Int(30, 1, 30, "lifetime of a trusted device (\"Remember this device for 30 days\"); not extended by use"),
+  STEP_UP_TOKEN_TTL_SECONDS: Int(300, 60, 900, "lifetime of the access token a TOTP step-up returns"),
   SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
 });
 

@@ -23,11 +23,11 @@ export interface AccessTokenSettings {
 export function createAccessTokens(keys: KeyRing, settings: AccessTokenSettings) {
   const profile = { typ: ACCESS_TOKEN_TYP, issuer: settings.issuer, audience: settings.audience };
 
-  async function issue(claims: AccessClaims): Promise<string> {
+  async function issue(claims: AccessClaims, ttlSeconds = settings.ttlSeconds): Promise<string> {
     return keys.sign("access", {
       ...profile,
       subject: claims.userId,
-      expiresInSeconds: settings.ttlSeconds,
+      expiresInSeconds: ttlSeconds,
       claims: { sid: claims.sessionId, amr: claims.amr, auth_time: Math.floor(claims.authTime.getTime() / 1000) },
     });
   }

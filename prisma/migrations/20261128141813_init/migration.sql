@@ -88,7 +88,6 @@ CREATE TABLE "totp_factors" (
 CREATE TABLE "recovery_codes" (
     "id" UUID NOT NULL,
     "user_id" UUID NOT NULL,
-    "lookup" TEXT NOT NULL,
     "code_hash" TEXT NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "used_at" TIMESTAMPTZ(3),
@@ -143,7 +142,7 @@ CREATE INDEX "auth_challenges_user_id_idx" ON "auth_challenges"("user_id");
 CREATE UNIQUE INDEX "totp_factors_user_id_status_key" ON "totp_factors"("user_id", "status");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "recovery_codes_user_id_lookup_key" ON "recovery_codes"("user_id", "lookup");
+CREATE INDEX "recovery_codes_user_id_idx" ON "recovery_codes"("user_id");
 
 -- CreateIndex
 CREATE INDEX "trusted_devices_user_id_idx" ON "trusted_devices"("user_id");

@@ -1,0 +1,74 @@
+import { Type } from "typebox";
+import { problemResponses } from "../http/problem.ts";
+import { bearerSecurity, type App } from "../http/app-type.ts";
+import { AppError } from "../errors.ts";
+import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { DeviceService } from "./service.ts";
+
+const DeviceSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid", description: "Device id" }),
+    name: Type.String({ description: "The label given when it was remembered" }),
+    createdAt: Type.String({ format: "date-time", description: "When it was remembered" }),
+    lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When it last skipped the second step, or null" }),
+    expiresAt: Type.String({ format: "date-time", description: "When it stops skipping the second step (fixed at issue)" }),
+  },
+  { additionalProperties: false, description: "A trusted device" },
+);
+
+const DeviceListSchema = Type.Object(
+  { devices: Type.Array(DeviceSchema, { description: "Active trusted devices, newest first" }) },
+  { additionalProperties: false },
+);
+
+export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: DeviceService }) {
+  const { guards, devices } = deps;
+
+  app.get("/v1/me/devices", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "List trusted devices (\"Remember this device for 30 days\")",
+      security: bearerSecurity,
+      response: { 200: DeviceListSchema, ...problemResponses(401) },
+    },
+  }, async (request) => {
+    const list = await devices.list(principalOf(request).userId);
+    return {
+      devices: list.map((d) => ({
+        id: d.id,
+        name: d.name,
+        createdAt: d.createdAt.toISOString(),
+        lastUsedAt: d.lastUsedAt?.toISOString() ?? null,
+        expiresAt: d.expiresAt.toISOString(),
+      })),
+    };
+  });
+
+  app.delete("/v1/me/devices/:id", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "Revoke one trusted device",
+      security: bearerSecurity,
+      params: Type.Object({ id: Type.String({ format: "uuid", description: "Device id" }) }, { additionalProperties: false }),
+      response: { 204: Type.Null({ description: "Revoked" }), ...problemResponses(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    if (!(await devices.revoke(principalOf(request).userId, request.params.id))) throw new AppError("NOT_FOUND");
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/me/devices", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "Revoke every trusted device",
+      security: bearerSecurity,
+      response: { 204: Type.Null({ description: "All revoked" }), ...problemResponses(401) },
+    },
+  }, async (request, reply) => {
+    await devices.revokeAll(principalOf(request).userId);
+    return reply.code(204).send(null);
+  });
+}

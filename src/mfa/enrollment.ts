@@ -1,0 +1,142 @@
+// Turning two-step verification on and off. Setting up TOTP is two-phase: a
+// pending secret becomes active only when a correct code confirms it, and that
+// code's time step is burned (checklist OTP-06). The seed is sealed with
+// AES-256-GCM bound to user and factor (SR-02) and is returned only once.
+import { randomUUID } from "node:crypto";
+import type { FastifyBaseLogger } from "fastify";
+import { AppError } from "../errors.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { PasswordHasher } from "../lib/passwords.ts";
+import { generateRecoveryCode } from "../lib/recovery-codes.ts";
+import type { SecretBox } from "../lib/secret-box.ts";
+import { generateTotpSecret, totpQrSvg, totpUri, verifyTotpCode } from "../lib/totp.ts";
+import type { UserRepository } from "../accounts/repository.ts";
+import type { MfaRepository } from "./repository.ts";
+import { seedAad, type SecondFactorChecker } from "./second-factor.ts";
+
+/** Who is changing 2SV, and how they signed in. */
+export interface Actor {
+  userId: string;
+  amr: string[];
+  authTime: Date;
+}
+
+export interface EnrollmentSettings {
+  issuer: string;
+  recoveryCodeCount: number;
+  maxAuthAgeSeconds: number;
+}
+
+export function createEnrollmentService(deps: {
+  mfa: MfaRepository;
+  users: UserRepository;
+  secretBox: SecretBox;
+  hasher: PasswordHasher;
+  checker: SecondFactorChecker;
+  settings: EnrollmentSettings;
+  clock: Clock;
+  /** Refuses turning 2SV off while a company policy requires it (issue: company policy). */
+  assertMayTurnOff: (userId: string) => Promise<void>;
+  onEvent: (event: string, userId: string) => void;
+  /** Ends every session of a user (support reset). */
+  revokeSessions: (userId: string, reason: string) => Promise<unknown>;
+  /** Counts a wrong password given to turn 2SV off as a password failure. */
+  recordPasswordFailure: (email: string) => Promise<unknown>;
+}) {
+  const { mfa, settings, clock } = deps;
+
+  /**
+   * The help article: 2SV is enabled only after a password sign-in, never from
+   * Mobile BankID or a remembered device; and recently (ASVS 7.5.1). Replacing
+   * an active authenticator also needs this session to have passed the second step.
+   */
+  async function assertMayChange(actor: Actor) {
+    if (!actor.amr.includes("pwd") || actor.amr.includes("dt") || actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    if (clock.now().getTime() - actor.authTime.getTime() > settings.maxAuthAgeSeconds * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
+    const active = await mfa.findFactor(actor.userId, "active");
+    if (active && !actor.amr.includes("otp") && !actor.amr.includes("rec")) throw new AppError("SECOND_FACTOR_REQUIRED");
+  }
+
+  async function newRecoveryCodes(count: number) {
+    const codes = Array.from({ length: count }, generateRecoveryCode);
+    const hashes = await Promise.all(codes.map((c) => deps.hasher.hash(c.secret)));
+    return { display: codes.map((c) => c.code), hashes };
+  }
+
+  async function start(actor: Actor) {
+    await assertMayChange(actor);
+    const user = await deps.users.findById(actor.userId);
+    if (!user) throw new AppError("UNAUTHENTICATED");
+    const factorId = randomUUID();
+    const secret = generateTotpSecret();
+    const sealed = deps.secretBox.seal(secret, seedAad(actor.userId, factorId));
+    await mfa.savePendingFactor({ id: factorId, userId: actor.userId, secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId });
+    const otpauthUri = totpUri({ issuer: settings.issuer, accountName: user.email, secret });
+    return { secret, otpauthUri, qrSvg: await totpQrSvg(otpauthUri) };
+  }
+
+  async function confirm(actor: Actor, code: string, log: FastifyBaseLogger) {
+    await assertMayChange(actor);
+    const pending = await mfa.findFactor(actor.userId, "pending");
+    if (!pending) throw new AppError("NO_PENDING_ENROLLMENT");
+    const secret = deps.secretBox.open(pending.secretCiphertext, pending.encryptionKeyId, seedAad(actor.userId, pending.id));
+    const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: null });
+    if (!result.valid) {
+      log.info({ event: "mfa_enroll_confirm_failed", reason: result.reason, userId: actor.userId }, "confirmation code refused");
+      throw new AppError("ENROLLMENT_CODE_INVALID");
+    }
+    const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
+    const activated = await mfa.activateFactor({
+      factorId: pending.id, userId: actor.userId, step: result.step, now: clock.now(), recoveryCodeHashes: recovery.hashes,
+    });
+    if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
+    deps.onEvent("mfa_enrolled", actor.userId);
+    return { recoveryCodes: recovery.display };
+  }
+
+  async function turnOff(actor: Actor, password: string, code: string, log: FastifyBaseLogger) {
+    if (actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    await deps.assertMayTurnOff(actor.userId);
+    const user = await deps.users.findCredentialsById(actor.userId);
+    if (!user) throw new AppError("UNAUTHENTICATED");
+    if (!(await deps.hasher.verify(user.passwordHash, password))) {
+      await deps.recordPasswordFailure(user.email);
+      throw new AppError("INVALID_CURRENT_PASSWORD");
+    }
+    if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
+    await deps.checker.checkTotp(actor.userId, code, log);
+    await mfa.removeSecondFactors(actor.userId, clock.now());
+    deps.onEvent("mfa_disabled", actor.userId);
+  }
+
+  async function regenerateRecoveryCodes(actor: Actor, code: string, log: FastifyBaseLogger) {
+    if (actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
+    await deps.checker.checkTotp(actor.userId, code, log);
+    const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
+    await mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, clock.now());
+    deps.onEvent("recovery_codes_replaced", actor.userId);
+    return { recoveryCodes: recovery.display };
+  }
+
+  /** One replacement per used code, so the person is never left without one. */
+  async function replaceUsedRecoveryCode(userId: string) {
+    const recovery = await newRecoveryCodes(1);
+    await mfa.addRecoveryCodes(userId, recovery.hashes, clock.now());
+    deps.onEvent("recovery_code_replaced", userId);
+    return recovery.display;
+  }
+
+  /** Support reset for a lost phone: factors, recovery codes, trusted devices and sessions go. */
+  async function supportReset(userId: string): Promise<boolean> {
+    if (!(await deps.users.findById(userId))) return false;
+    await mfa.removeSecondFactors(userId, clock.now());
+    await deps.revokeSessions(userId, "mfa_support_reset");
+    deps.onEvent("mfa_reset_by_support", userId);
+    return true;
+  }
+
+  return { start, confirm, turnOff, regenerateRecoveryCodes, replaceUsedRecoveryCode, supportReset };
+}
+
+export type EnrollmentService = ReturnType<typeof createEnrollmentService>;

@@ -1,0 +1,138 @@
+// Persistence of second factors: TOTP factors (pending until confirmed), recovery
+// codes and the per-user failure counter. Every single-use rule is a conditional
+// update whose row count says who won, so it holds across concurrent requests and
+// across instances sharing the database (RFC 6238 §5.2; ASVS 6.5.1).
+import type { Prisma } from "../db/database.ts";
+
+export interface TotpFactorRecord {
+  id: string;
+  userId: string;
+  status: "pending" | "active";
+  secretCiphertext: string;
+  encryptionKeyId: string;
+  lastUsedStep: number | null;
+  confirmedAt: Date | null;
+  disabledAt: Date | null;
+}
+
+const factorFields = {
+  id: true, userId: true, status: true, secretCiphertext: true, encryptionKeyId: true,
+  lastUsedStep: true, confirmedAt: true, disabledAt: true,
+} as const;
+
+type FactorRow = { [K in keyof typeof factorFields]: unknown } & { lastUsedStep: bigint | null };
+
+function toFactor(row: FactorRow | null): TotpFactorRecord | null {
+  if (!row) return null;
+  return { ...(row as unknown as TotpFactorRecord), lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep) };
+}
+
+export function createMfaRepository(prisma: Prisma) {
+  return {
+    async findFactor(userId: string, status: "pending" | "active"): Promise<TotpFactorRecord | null> {
+      return toFactor(await prisma.totpFactor.findUnique({ where: { userId_status: { userId, status } }, select: factorFields }) as FactorRow | null);
+    },
+
+    /** Replaces any earlier unconfirmed set-up with a new pending factor. */
+    async savePendingFactor(data: { id: string; userId: string; secretCiphertext: string; encryptionKeyId: string }) {
+      await prisma.$transaction([
+        prisma.totpFactor.deleteMany({ where: { userId: data.userId, status: "pending" } }),
+        prisma.totpFactor.create({ data: { ...data, status: "pending" } }),
+      ]);
+    },
+
+    /**
+     * Burns a time step: succeeds only if no step at or after it was accepted
+     * before. The row count is the atomic compare-and-set (checklist OTP-05).
+     */
+    async burnStep(factorId: string, step: number): Promise<boolean> {
+      const { count } = await prisma.totpFactor.updateMany({
+        where: { id: factorId, disabledAt: null, OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: BigInt(step) } }] },
+        data: { lastUsedStep: BigInt(step) },
+      });
+      return count === 1;
+    },
+
+    /**
+     * Activates a confirmed factor in one transaction: the old factor, recovery
+     * codes and trusted devices go, the new codes come. Only a still-pending
+     * factor whose step was not used can be activated.
+     */
+    async activateFactor(input: { factorId: string; userId: string; step: number; now: Date; recoveryCodeHashes: string[] }): Promise<boolean> {
+      return prisma.$transaction(async (tx) => {
+        const { count } = await tx.totpFactor.updateMany({
+          where: { id: input.factorId, status: "pending" },
+          data: { status: "activating", lastUsedStep: BigInt(input.step), confirmedAt: input.now },
+        });
+        if (count !== 1) return false;
+        await tx.totpFactor.deleteMany({ where: { userId: input.userId, status: "active" } });
+        await tx.totpFactor.update({ where: { id: input.factorId }, data: { status: "active" } });
+        await tx.recoveryCode.deleteMany({ where: { userId: input.userId } });
+        await tx.recoveryCode.createMany({ data: input.recoveryCodeHashes.map((codeHash) => ({ userId: input.userId, codeHash, createdAt: input.now })) });
+        await tx.trustedDevice.updateMany({ where: { userId: input.userId, revokedAt: null }, data: { revokedAt: input.now } });
+        await tx.user.update({ where: { id: input.userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
+        return true;
+      });
+    },
+
+    unusedRecoveryCodes(userId: string) {
+      return prisma.recoveryCode.findMany({ where: { userId, usedAt: null }, select: { id: true, codeHash: true } });
+    },
+
+    countUnusedRecoveryCodes(userId: string) {
+      return prisma.recoveryCode.count({ where: { userId, usedAt: null } });
+    },
+
+    /** Spends a recovery code once, whatever the concurrency (checklist RC-04). */
+    async spendRecoveryCode(id: string, now: Date): Promise<boolean> {
+      const { count } = await prisma.recoveryCode.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
+      return count === 1;
+    },
+
+    async addRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
+      await prisma.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now })) });
+    },
+
+    /** Kills every earlier code and stores the new ones. */
+    async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
+      await prisma.$transaction([
+        prisma.recoveryCode.deleteMany({ where: { userId } }),
+        prisma.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now })) }),
+      ]);
+    },
+
+    /** Removes TOTP, recovery codes and trusted devices (turning 2SV off, support reset). */
+    async removeSecondFactors(userId: string, now: Date) {
+      await prisma.$transaction([
+        prisma.totpFactor.deleteMany({ where: { userId } }),
+        prisma.recoveryCode.deleteMany({ where: { userId } }),
+        prisma.trustedDevice.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } }),
+        prisma.user.update({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } }),
+      ]);
+    },
+
+    async failureState(userId: string) {
+      return prisma.user.findUnique({ where: { id: userId }, select: { mfaFailures: true, mfaBlockedUntil: true } });
+    },
+
+    /** Counts one more consecutive failure atomically and returns the new count. */
+    async addFailure(userId: string): Promise<number> {
+      const user = await prisma.user.update({ where: { id: userId }, data: { mfaFailures: { increment: 1 } }, select: { mfaFailures: true } });
+      return user.mfaFailures;
+    },
+
+    async blockUntil(userId: string, until: Date) {
+      await prisma.user.update({ where: { id: userId }, data: { mfaBlockedUntil: until } });
+    },
+
+    async disableActiveFactor(userId: string, now: Date) {
+      await prisma.totpFactor.updateMany({ where: { userId, status: "active", disabledAt: null }, data: { disabledAt: now } });
+    },
+
+    async clearFailures(userId: string) {
+      await prisma.user.update({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
+    },
+  };
+}
+
+export type MfaRepository = ReturnType<typeof createMfaRepository>;

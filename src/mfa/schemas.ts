@@ -1,0 +1,106 @@
+import { Type } from "typebox";
+import { AuthenticatedSchema, RequirementSourceSchema } from "../sign-in/schemas.ts";
+
+const CodeSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: "The 6-digit code from the authenticator app (or, where allowed, a recovery code)",
+  examples: ["123456"],
+});
+
+export const TotpEnrollmentSchema = Type.Object(
+  {
+    secret: Type.String({ description: "Base32 TOTP secret (160 bits), for manual entry; shown only in this answer" }),
+    otpauthUri: Type.String({ description: "otpauth:// URI (issuer, account, SHA1, 6 digits, 30 s) for authenticator apps" }),
+    qrSvg: Type.String({ description: "SVG QR code of the otpauth URI" }),
+  },
+  { additionalProperties: false, description: "A pending authenticator; nothing is active until confirmed" },
+);
+
+export const ConfirmBodySchema = Type.Object({ code: CodeSchema }, { additionalProperties: false });
+
+const RecoveryCodesProperty = Type.Array(Type.String({ description: "XXXX-XXXX-XXXX-XXXX (80 bits); case and dashes are ignored when typed" }), {
+  description: "Recovery codes, shown only in this answer: keep them safe for a lost phone",
+});
+
+export const RecoveryCodesSchema = Type.Object(
+  { recoveryCodes: RecoveryCodesProperty },
+  { additionalProperties: false, description: "New recovery codes; earlier ones no longer work" },
+);
+
+export const ConfirmResultSchema = Type.Object(
+  {
+    recoveryCodes: RecoveryCodesProperty,
+    session: Type.Optional(AuthenticatedSchema),
+  },
+  { additionalProperties: false, description: "Two-step verification is on" },
+);
+
+export const DisableBodySchema = Type.Object(
+  {
+    password: Type.String({ minLength: 1, maxLength: 4096, description: "The current password" }),
+    code: CodeSchema,
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyBodySchema = Type.Object(
+  {
+    mfaToken: Type.String({ minLength: 1, maxLength: 512, description: "The MFA token from the login answer" }),
+    method: Type.Union([Type.Literal("totp"), Type.Literal("recovery_code")], { description: "Which second factor the code is" }),
+    code: CodeSchema,
+    rememberDevice: Type.Optional(Type.Boolean({ description: "Remember this device for 30 days: returns a deviceToken" })),
+    deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "A label for the trusted device, e.g. 'Work laptop'" })),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyResultSchema = Type.Object(
+  {
+    ...AuthenticatedSchema.properties,
+    recoveryCodes: Type.Optional(Type.Array(Type.String({ description: "Recovery code" }), {
+      description: "After a recovery code was used: its replacement, shown only here",
+    })),
+  },
+  { additionalProperties: false, description: "Signed in with the second step" },
+);
+
+export const StepUpBodySchema = Type.Object(
+  {
+    method: Type.Literal("totp", { description: "Only an authenticator code satisfies a step-up" }),
+    code: CodeSchema,
+  },
+  { additionalProperties: false },
+);
+
+export const StepUpResultSchema = Type.Object(
+  {
+    accessToken: Type.String({ description: "Short-lived access token with amr including otp and a fresh auth_time" }),
+    expiresIn: Type.Integer({ description: "Seconds until it expires" }),
+    tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
+  },
+  { additionalProperties: false, description: "A stepped-up access token for the bank integration" },
+);
+
+export const SecurityStateSchema = Type.Object(
+  {
+    twoStepEnabled: Type.Boolean({ description: "Whether the person has two-step verification set up" }),
+    methods: Type.Array(Type.Union([Type.Literal("totp"), Type.Literal("recovery_code")]), { description: "Usable second-step methods" }),
+    totp: Type.Union([
+      Type.Object(
+        {
+          enrolledAt: Type.String({ format: "date-time", description: "When the authenticator was confirmed" }),
+          disabledAfterFailures: Type.Boolean({ description: "Disabled after too many wrong codes; a recovery code or support reset is needed" }),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ], { description: "The authenticator app factor, or null" }),
+    recoveryCodesRemaining: Type.Integer({ description: "Unused recovery codes" }),
+    trustedDevices: Type.Integer({ description: "Active trusted devices" }),
+    required: Type.Boolean({ description: "Whether 2SV is required: turned on, or mandated by a company policy" }),
+    requiredBy: Type.Array(RequirementSourceSchema, { description: "Company policies that mandate 2SV for this person" }),
+    bankIntegrationAvailable: Type.Boolean({ description: "The bank integration needs an authenticator app (TOTP); true when one is active" }),
+  },
+  { additionalProperties: false, description: "Two-step verification state" },
+);

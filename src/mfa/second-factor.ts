@@ -1,0 +1,106 @@
+// Checking a second factor for a user, with the per-user failure rules:
+// - after MFA_FREE_FAILURES consecutive failures each further one imposes a wait
+//   doubling from 30 s up to MFA_MAX_WAIT_SECONDS (NIST SP 800-63B-4 §3.2.2 MAY);
+// - at MFA_FAILURE_CAP consecutive failures the TOTP factor is disabled
+//   (§3.2.2 SHALL, ≤ 100): a recovery code or a support reset is then needed;
+// - a success resets the count (§3.2.2 SHOULD).
+// These counters are separate from the password throttle, so a password
+// attacker cannot lock a person out of the second step.
+// Wrong, replayed and expired codes give one outward answer; the log says which
+// (checklist UE-06).
+import type { FastifyBaseLogger } from "fastify";
+import { AppError } from "../errors.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { PasswordHasher } from "../lib/passwords.ts";
+import { normalizeRecoveryCode } from "../lib/recovery-codes.ts";
+import type { SecretBox } from "../lib/secret-box.ts";
+import { verifyTotpCode } from "../lib/totp.ts";
+import type { MfaRepository, TotpFactorRecord } from "./repository.ts";
+
+export interface SecondFactorSettings {
+  freeFailures: number;
+  maxWaitSeconds: number;
+  failureCap: number;
+}
+
+const FIRST_WAIT_SECONDS = 30;
+
+export function mfaWaitAfter(failures: number, settings: SecondFactorSettings): number {
+  const beyond = failures - settings.freeFailures;
+  return beyond <= 0 ? 0 : Math.min(FIRST_WAIT_SECONDS * 2 ** Math.min(beyond - 1, 20), settings.maxWaitSeconds);
+}
+
+/** The seed's associated data binds the ciphertext to its user and factor (checklist SR-02). */
+export const seedAad = (userId: string, factorId: string) => `totp:${userId}:${factorId}`;
+
+export function createSecondFactorChecker(deps: {
+  mfa: MfaRepository;
+  secretBox: SecretBox;
+  hasher: PasswordHasher;
+  settings: SecondFactorSettings;
+  clock: Clock;
+  onEvent?: (event: string, userId: string, details?: Record<string, unknown>) => void;
+}) {
+  const { mfa, settings, clock } = deps;
+  const emit = (event: string, userId: string, details?: Record<string, unknown>) => deps.onEvent?.(event, userId, details);
+
+  async function assertNotWaiting(userId: string) {
+    const state = await mfa.failureState(userId);
+    const now = clock.now();
+    if (state?.mfaBlockedUntil && state.mfaBlockedUntil > now) {
+      const seconds = Math.ceil((state.mfaBlockedUntil.getTime() - now.getTime()) / 1000);
+      throw new AppError("RATE_LIMITED", { retryAfterSeconds: seconds, logReason: "second_factor_wait" });
+    }
+  }
+
+  async function recordFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<never> {
+    const failures = await mfa.addFailure(userId);
+    const wait = mfaWaitAfter(failures, settings);
+    if (wait > 0) await mfa.blockUntil(userId, new Date(clock.now().getTime() + wait * 1000));
+    if (failures === settings.failureCap) {
+      await mfa.disableActiveFactor(userId, clock.now());
+      emit("mfa_factor_disabled_after_failures", userId, { failures });
+      log.warn({ event: "authn_login_lock", userId, failures }, "second factor disabled after consecutive failures");
+    }
+    emit("mfa_failed", userId, { reason, failures });
+    log.info({ event: "mfa_failed", reason, userId, failures, waitSeconds: wait }, "second factor refused");
+    throw new AppError("INVALID_CODE", { logReason: reason });
+  }
+
+  async function activeFactor(userId: string): Promise<TotpFactorRecord | null> {
+    const factor = await mfa.findFactor(userId, "active");
+    return factor && !factor.disabledAt ? factor : null;
+  }
+
+  /** Verifies a TOTP code and burns its time step; throws INVALID_CODE otherwise. */
+  async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<void> {
+    await assertNotWaiting(userId);
+    const factor = await activeFactor(userId);
+    if (!factor) return recordFailure(userId, "totp_not_active", log);
+    const secret = deps.secretBox.open(factor.secretCiphertext, factor.encryptionKeyId, seedAad(userId, factor.id));
+    const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
+    if (!result.valid) return recordFailure(userId, `totp_${result.reason}`, log);
+    // Another request may have accepted this step in between: the conditional update decides.
+    if (!(await mfa.burnStep(factor.id, result.step))) return recordFailure(userId, "totp_replay", log);
+    await mfa.clearFailures(userId);
+  }
+
+  /** Verifies and spends a recovery code; throws INVALID_CODE otherwise. */
+  async function checkRecoveryCode(userId: string, input: string, log: FastifyBaseLogger): Promise<void> {
+    await assertNotWaiting(userId);
+    const secret = normalizeRecoveryCode(input);
+    if (!secret) return recordFailure(userId, "recovery_code_malformed", log);
+    for (const candidate of await mfa.unusedRecoveryCodes(userId)) {
+      if (!(await deps.hasher.verify(candidate.codeHash, secret))) continue;
+      if (!(await mfa.spendRecoveryCode(candidate.id, clock.now()))) return recordFailure(userId, "recovery_code_replay", log);
+      await mfa.clearFailures(userId);
+      emit("recovery_code_used", userId);
+      return;
+    }
+    return recordFailure(userId, "recovery_code_invalid", log);
+  }
+
+  return { checkTotp, checkRecoveryCode, activeFactor, assertNotWaiting };
+}
+
+export type SecondFactorChecker = ReturnType<typeof createSecondFactorChecker>;
