@@ -43,6 +43,17 @@ import { createSecondStepService } from "./mfa/second-step.ts";
 import { createSecurityStateReader } from "./mfa/security-state.ts";
 import { SecurityStateSchema } from "./mfa/schemas.ts";
 import { registerMfaRoutes } from "./mfa/routes.ts";
+import { createRequestContext } from "./audit/request-context.ts";
+import { createAuditLog } from "./audit/service.ts";
+import { createSecurityEvents } from "./audit/events.ts";
+import { registerAuditRoutes } from "./audit/routes.ts";
+import { silentNotifier } from "./notifications/notifier.ts";
+import { createWebhookNotifier } from "./notifications/webhook.ts";
+import { createCompanyRepository } from "./companies/repository.ts";
+import { createCompanyService } from "./companies/service.ts";
+import { createTwoStepPolicy } from "./companies/policy.ts";
+import { registerCompanyRoutes } from "./companies/routes.ts";
+import { registerFederatedRoutes } from "./federated/routes.ts";
 
 export interface BuildOptions {
   config: Config;
@@ -131,10 +142,13 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   registerHttpConventions(app);
   await registerOpenApi(app, config.ISSUER);
   const metrics = registerMetrics(app);
-  const onEvent = (event: string, userId: string, details?: Record<string, unknown>) => {
-    metrics.countEvent(event);
-    app.log.info({ event, userId, ...details }, "security event");
-  };
+  const requestContext = createRequestContext(app);
+  const audit = createAuditLog(prisma, requestContext, clock);
+  const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
+    ? createWebhookNotifier({ url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS }, app.log)
+    : silentNotifier;
+  app.addHook("onClose", () => notifier.drain());
+  const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
 
   const keys = await createKeyRing(keyMaterial.signingKeys, {
     // Retired public keys stay published until every token they signed expired (checklist SJ-04).
@@ -156,15 +170,23 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   }, clock);
 
   const users = createUserRepository(prisma);
+  const userExists = async (id: string) => Boolean(await users.findById(id));
+  const companyRepository = createCompanyRepository(prisma);
+  const policy = createTwoStepPolicy(companyRepository, clock);
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: createSessionRepository(prisma),
     accessTokens,
     settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
     clock,
+    mayContinue: (session) => policy.sessionMayContinue(session),
   });
   const clients = createClientService(prisma);
-  const guards = createGuards(sessions, clients);
+  const challenges = createChallengeService(prisma, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
+  const guards = createGuards(sessions, clients, async (token) => {
+    const challenge = await challenges.peek(token, "enrollment");
+    return challenge ? { challengeId: challenge.id, challengeToken: token, userId: challenge.userId, amr: challenge.amr, authTime: challenge.authTime } : null;
+  });
   const devices = createDeviceService({ prisma, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
 
   const mfa = createMfaRepository(prisma);
@@ -185,16 +207,15 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     checker,
     settings: { issuer: config.SERVICE_NAME, recoveryCodeCount: config.RECOVERY_CODE_COUNT, maxAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS },
     clock,
-    assertMayTurnOff: async () => {},
+    assertMayTurnOff: policy.assertMayTurnOff,
     onEvent,
     revokeSessions: (userId, reason) => sessions.revokeAllForUser(userId, reason),
     recordPasswordFailure: (email) => throttle.recordFailure(email),
   });
-  const challenges = createChallengeService(prisma, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
   const secondStep = createSecondStepService({
-    mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent,
+    mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
-  const securityState = createSecurityStateReader({ prisma, clock });
+  const securityState = createSecurityStateReader({ prisma, clock, requirementSources: policy.requirementSources });
 
   const accounts = createAccountsService({
     users,
@@ -205,12 +226,13 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     onPasswordChanged: async (userId, keepSessionId) => {
       await sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
       await devices.revokeAll(userId);
-      onEvent("password_changed", userId);
+      await onEvent("password_changed", userId);
     },
   });
   const signIn = createSignInService({
-    users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
+    users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
   });
+  const companies = createCompanyService({ companies: companyRepository, userExists, emit: onEvent, clock });
 
   registerSignInRoutes(app, signIn);
   registerSessionRoutes(app, { sessions, guards, keys });
@@ -219,7 +241,16 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     guards,
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, throttle, userExists: async (id) => Boolean(await users.findById(id)) });
-  registerDeviceRoutes(app, { guards, devices });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, throttle, userExists });
+  registerDeviceRoutes(app, { guards, devices, emit: onEvent });
+  registerCompanyRoutes(app, {
+    guards, companies, repository: companyRepository, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS, now: () => clock.now(),
+  });
+  registerAuditRoutes(app, { guards, audit, isAdmin: async (companyId, userId) => (await companyRepository.role(companyId, userId)) === "admin" });
+  await registerFederatedRoutes(app, {
+    config, prisma, clock, guards, emit: onEvent,
+    afterFirstFactor: secondStep.afterFirstFactor,
+    startSession: (userId, amr, authTime) => secondStep.authenticated(userId, amr, authTime),
+  });
   registerHealthRoutes(app, database.ping);
 }

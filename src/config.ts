@@ -57,6 +57,18 @@ export const ConfigSchema = Type.Object({
   RECOVERY_CODE_COUNT: Int(1, 1, 16, "recovery codes issued at a time (the help article shows one)"),
   TRUSTED_DEVICE_TTL_DAYS: Int(30, 1, 30, "lifetime of a trusted device (\"Remember this device for 30 days\"); not extended by use"),
   STEP_UP_TOKEN_TTL_SECONDS: Int(300, 60, 900, "lifetime of the access token a TOTP step-up returns"),
+  FEDERATED_PROVIDER: Str("bankid", "name of the external identity provider (Mobile BankID broker); stored with each linked identity"),
+  FEDERATED_ISSUER: OptionalStr("iss the provider's assertions must carry; external sign-in is off while unset"),
+  FEDERATED_AUDIENCE: OptionalStr("aud the provider's assertions must carry (this service's client id at the provider)"),
+  FEDERATED_JWKS_FILE: OptionalStr("path of a JSON Web Key Set file with the provider's public keys"),
+  FEDERATED_JWKS_URL: OptionalStr("https URL of the provider's JWKS (used when FEDERATED_JWKS_FILE is unset)"),
+  FEDERATED_MULTI_FACTOR: Bool(true, "the provider authenticates with several factors (BankID: possession plus PIN or biometrics) and satisfies the second step"),
+  FEDERATED_ALGORITHMS: Str("ES256,EdDSA,PS256", "comma-separated JWS algorithms accepted from the provider (RFC 8725 §3.1: an explicit list)"),
+  FEDERATED_MAX_AGE_SECONDS: Int(300, 30, 3600, "oldest assertion accepted, by its iat"),
+  WEBHOOK_URL: OptionalStr("URL that receives signed JSON notifications (2SV on/off, recovery code used, new trusted device, lockout, policy)"),
+  WEBHOOK_SECRET: OptionalStr("HMAC-SHA256 key for the x-webhook-signature header; at least 32 characters"),
+  WEBHOOK_MAX_ATTEMPTS: Int(5, 1, 20, "delivery attempts per notification, with doubling back-off"),
+  WEBHOOK_TIMEOUT_MS: Int(5000, 100, 60000, "timeout of one delivery attempt"),
   SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
 });
 

@@ -3,6 +3,7 @@ import { problemResponses } from "../http/problem.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "./service.ts";
 
 const DeviceSchema = Type.Object(
@@ -21,7 +22,7 @@ const DeviceListSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: DeviceService }) {
+export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: DeviceService; emit: EmitEvent }) {
   const { guards, devices } = deps;
 
   app.get("/v1/me/devices", {
@@ -55,7 +56,9 @@ export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: 
       response: { 204: Type.Null({ description: "Revoked" }), ...problemResponses(400, 401, 404) },
     },
   }, async (request, reply) => {
-    if (!(await devices.revoke(principalOf(request).userId, request.params.id))) throw new AppError("NOT_FOUND");
+    const { userId } = principalOf(request);
+    if (!(await devices.revoke(userId, request.params.id))) throw new AppError("NOT_FOUND");
+    await deps.emit("trusted_device_revoked", userId, { deviceId: request.params.id });
     return reply.code(204).send(null);
   });
 
@@ -68,7 +71,9 @@ export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: 
       response: { 204: Type.Null({ description: "All revoked" }), ...problemResponses(401) },
     },
   }, async (request, reply) => {
-    await devices.revokeAll(principalOf(request).userId);
+    const { userId } = principalOf(request);
+    const count = await devices.revokeAll(userId);
+    await deps.emit("trusted_device_revoked", userId, { all: true, count });
     return reply.code(204).send(null);
   });
 }

@@ -11,6 +11,7 @@ import { generateRecoveryCode } from "../lib/recovery-codes.ts";
 import type { SecretBox } from "../lib/secret-box.ts";
 import { generateTotpSecret, totpQrSvg, totpUri, verifyTotpCode } from "../lib/totp.ts";
 import type { UserRepository } from "../accounts/repository.ts";
+import type { EmitEvent } from "../audit/events.ts";
 import type { MfaRepository } from "./repository.ts";
 import { seedAad, type SecondFactorChecker } from "./second-factor.ts";
 
@@ -37,7 +38,7 @@ export function createEnrollmentService(deps: {
   clock: Clock;
   /** Refuses turning 2SV off while a company policy requires it (issue: company policy). */
   assertMayTurnOff: (userId: string) => Promise<void>;
-  onEvent: (event: string, userId: string) => void;
+  onEvent: EmitEvent;
   /** Ends every session of a user (support reset). */
   revokeSessions: (userId: string, reason: string) => Promise<unknown>;
   /** Counts a wrong password given to turn 2SV off as a password failure. */
@@ -90,7 +91,7 @@ export function createEnrollmentService(deps: {
       factorId: pending.id, userId: actor.userId, step: result.step, now: clock.now(), recoveryCodeHashes: recovery.hashes,
     });
     if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
-    deps.onEvent("mfa_enrolled", actor.userId);
+    await deps.onEvent("mfa_enrolled", actor.userId);
     return { recoveryCodes: recovery.display };
   }
 
@@ -106,7 +107,7 @@ export function createEnrollmentService(deps: {
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
     await deps.checker.checkTotp(actor.userId, code, log);
     await mfa.removeSecondFactors(actor.userId, clock.now());
-    deps.onEvent("mfa_disabled", actor.userId);
+    await deps.onEvent("mfa_disabled", actor.userId);
   }
 
   async function regenerateRecoveryCodes(actor: Actor, code: string, log: FastifyBaseLogger) {
@@ -115,7 +116,7 @@ export function createEnrollmentService(deps: {
     await deps.checker.checkTotp(actor.userId, code, log);
     const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
     await mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, clock.now());
-    deps.onEvent("recovery_codes_replaced", actor.userId);
+    await deps.onEvent("recovery_codes_replaced", actor.userId);
     return { recoveryCodes: recovery.display };
   }
 
@@ -123,7 +124,7 @@ export function createEnrollmentService(deps: {
   async function replaceUsedRecoveryCode(userId: string) {
     const recovery = await newRecoveryCodes(1);
     await mfa.addRecoveryCodes(userId, recovery.hashes, clock.now());
-    deps.onEvent("recovery_code_replaced", userId);
+    await deps.onEvent("recovery_code_replaced", userId);
     return recovery.display;
   }
 
@@ -132,7 +133,7 @@ export function createEnrollmentService(deps: {
     if (!(await deps.users.findById(userId))) return false;
     await mfa.removeSecondFactors(userId, clock.now());
     await deps.revokeSessions(userId, "mfa_support_reset");
-    deps.onEvent("mfa_reset_by_support", userId);
+    await deps.onEvent("mfa_reset_by_support", userId);
     return true;
   }
 

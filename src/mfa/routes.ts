@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import type { FastifyRequest } from "fastify";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
@@ -11,6 +12,11 @@ import {
   ConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
+
+/** Who is changing 2SV: the signed-in person, or the holder of an enrollment token. */
+function actorOf(request: FastifyRequest) {
+  return request.enrollee ?? principalOf(request);
+}
 
 const UserIdParams = Type.Object({ id: Type.String({ format: "uuid", description: "User id" }) }, { additionalProperties: false });
 
@@ -25,29 +31,35 @@ export function registerMfaRoutes(app: App, deps: {
   const { guards, enrollment, secondStep } = deps;
 
   app.post("/v1/me/mfa/totp", {
-    preHandler: guards.user,
+    preHandler: guards.userOrEnrollee,
     schema: {
       tags: ["Me"],
       summary: "Start setting up an authenticator app (TOTP)",
       description:
         "Needs a recent password sign-in (not Mobile BankID or a remembered device: PASSWORD_SIGN_IN_REQUIRED; too old: REAUTHENTICATION_REQUIRED). " +
-        "Replacing an active authenticator also needs a session that passed the second step. Nothing is active until confirmed.",
+        "Replacing an active authenticator also needs a session that passed the second step. Nothing is active until confirmed. " +
+        "Also accepts the enrollment token of a mandatory-2SV sign-in as the bearer token.",
       security: bearerSecurity,
       response: { 200: TotpEnrollmentSchema, ...problemResponses(401, 403) },
     },
-  }, async (request) => enrollment.start(principalOf(request)));
+  }, async (request) => enrollment.start(actorOf(request)));
 
   app.post("/v1/me/mfa/totp/confirm", {
-    preHandler: guards.user,
+    preHandler: guards.userOrEnrollee,
     schema: {
       tags: ["Me"],
       summary: "Confirm the authenticator with its first code; returns the recovery code once",
-      description: "The confirming code's time step is burned: it cannot sign in. Replaces any earlier authenticator, recovery codes and trusted devices.",
+      description:
+        "The confirming code's time step is burned: it cannot sign in. Replaces any earlier authenticator, recovery codes and trusted devices. " +
+        "With an enrollment token the answer also carries the session.",
       security: bearerSecurity,
       body: ConfirmBodySchema,
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
-  }, async (request) => enrollment.confirm(principalOf(request), request.body.code, request.log));
+  }, async (request) => {
+    if (!request.enrollee) return enrollment.confirm(principalOf(request), request.body.code, request.log);
+    return secondStep.confirmEnrollment(request.enrollee, request.body.code, request.log);
+  });
 
   app.delete("/v1/me/mfa/totp", {
     preHandler: guards.user,

@@ -15,6 +15,7 @@ import type { PasswordHasher } from "../lib/passwords.ts";
 import { normalizeRecoveryCode } from "../lib/recovery-codes.ts";
 import type { SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
+import type { EmitEvent } from "../audit/events.ts";
 import type { MfaRepository, TotpFactorRecord } from "./repository.ts";
 
 export interface SecondFactorSettings {
@@ -39,10 +40,10 @@ export function createSecondFactorChecker(deps: {
   hasher: PasswordHasher;
   settings: SecondFactorSettings;
   clock: Clock;
-  onEvent?: (event: string, userId: string, details?: Record<string, unknown>) => void;
+  onEvent: EmitEvent;
 }) {
   const { mfa, settings, clock } = deps;
-  const emit = (event: string, userId: string, details?: Record<string, unknown>) => deps.onEvent?.(event, userId, details);
+  const emit = deps.onEvent;
 
   async function assertNotWaiting(userId: string) {
     const state = await mfa.failureState(userId);
@@ -59,10 +60,10 @@ export function createSecondFactorChecker(deps: {
     if (wait > 0) await mfa.blockUntil(userId, new Date(clock.now().getTime() + wait * 1000));
     if (failures === settings.failureCap) {
       await mfa.disableActiveFactor(userId, clock.now());
-      emit("mfa_factor_disabled_after_failures", userId, { failures });
+      await emit("mfa_locked", userId, { failures, factor: "totp" });
       log.warn({ event: "authn_login_lock", userId, failures }, "second factor disabled after consecutive failures");
     }
-    emit("mfa_failed", userId, { reason, failures });
+    await emit("mfa_verify_fail", userId, { reason, failures });
     log.info({ event: "mfa_failed", reason, userId, failures, waitSeconds: wait }, "second factor refused");
     throw new AppError("INVALID_CODE", { logReason: reason });
   }
@@ -94,7 +95,7 @@ export function createSecondFactorChecker(deps: {
       if (!(await deps.hasher.verify(candidate.codeHash, secret))) continue;
       if (!(await mfa.spendRecoveryCode(candidate.id, clock.now()))) return recordFailure(userId, "recovery_code_replay", log);
       await mfa.clearFailures(userId);
-      emit("recovery_code_used", userId);
+      await emit("recovery_code_used", userId);
       return;
     }
     return recordFailure(userId, "recovery_code_invalid", log);

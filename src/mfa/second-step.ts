@@ -8,9 +8,13 @@ import type { Clock } from "../lib/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { AccessTokens } from "../sessions/access-tokens.ts";
 import type { Principal } from "../sessions/service.ts";
+import type { Enrollee } from "../plugins/guards.ts";
 import type { DeviceService } from "../devices/service.ts";
 import type { FirstFactorSuccess } from "../sign-in/service.ts";
 import type { LoginResult } from "../sign-in/schemas.ts";
+import type { EmitEvent } from "../audit/events.ts";
+import type { Grace } from "../companies/policy.ts";
+import type { RequirementSource } from "./security-state.ts";
 import type { ChallengeService } from "./challenges.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { MfaRepository } from "./repository.ts";
@@ -26,15 +30,14 @@ export interface VerifyInput {
   deviceName?: string;
 }
 
-/** Policy hooks: who must use 2SV, and since when a trusted device may skip it. */
+/** Company policy hooks: who must use 2SV, and since when a trusted device may skip it. */
 export interface TwoStepPolicy {
-  /** Non-null when a policy requires 2SV of a user who has no factor: the enrollment answer. */
-  enrollmentRequired(userId: string, success: FirstFactorSuccess): Promise<LoginResult | null>;
+  requirement(userId: string): Promise<{ requiredBy: RequirementSource[]; grace: Grace | null }>;
   /** Trusted devices issued before this date no longer skip the second step. */
   devicesValidSince(userId: string): Promise<Date | undefined>;
 }
 
-const noPolicy: TwoStepPolicy = { enrollmentRequired: async () => null, devicesValidSince: async () => undefined };
+const noPolicy: TwoStepPolicy = { requirement: async () => ({ requiredBy: [], grace: null }), devicesValidSince: async () => undefined };
 
 export function createSecondStepService(deps: {
   mfa: MfaRepository;
@@ -47,12 +50,13 @@ export function createSecondStepService(deps: {
   clock: Clock;
   stepUpTtlSeconds: number;
   policy?: TwoStepPolicy;
-  onEvent: (event: string, userId: string, details?: Record<string, unknown>) => void;
+  onEvent: EmitEvent;
 }) {
   const policy = deps.policy ?? noPolicy;
 
   async function authenticated(userId: string, amr: string[], authTime: Date) {
     const pair = await deps.sessions.start(userId, amr, authTime);
+    await deps.onEvent("authn_login_success", userId, { amr, sessionId: pair.sessionId });
     return { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
   }
 
@@ -67,16 +71,26 @@ export function createSecondStepService(deps: {
     return deps.devices.recognise(success.deviceToken, success.userId, { issuedAfter });
   }
 
+  /** A person without a factor: a session, a session in the grace period, or enrollment first. */
+  async function withoutFactor(success: FirstFactorSuccess): Promise<LoginResult> {
+    const { requiredBy, grace } = await policy.requirement(success.userId);
+    if (requiredBy.length === 0) return authenticated(success.userId, success.amr, success.authTime);
+    if (grace) {
+      const session = await authenticated(success.userId, success.amr, success.authTime);
+      return { ...session, enrollment: { requiredBy, deadline: grace.deadline.toISOString(), daysRemaining: grace.daysRemaining } };
+    }
+    const challenge = await deps.challenges.issue("enrollment", success.userId, success.amr, success.authTime);
+    await deps.onEvent("mfa_enrollment_required", success.userId, { requiredBy: requiredBy.map((r) => r.companyId) });
+    return { status: "mfa_enrollment_required", enrollmentToken: challenge.token, requiredBy, expiresIn: challenge.expiresIn };
+  }
+
   /** The sign-in's next step after a correct first factor. */
   async function afterFirstFactor(success: FirstFactorSuccess, log: FastifyBaseLogger): Promise<LoginResult> {
     const methods = await availableMethods(success.userId);
-    if (methods.length === 0) {
-      const enrollment = await policy.enrollmentRequired(success.userId, success);
-      return enrollment ?? authenticated(success.userId, success.amr, success.authTime);
-    }
+    if (methods.length === 0) return withoutFactor(success);
     const deviceId = await usableDevice(success, methods);
     if (deviceId) {
-      deps.onEvent("trusted_device_used", success.userId, { deviceId });
+      await deps.onEvent("trusted_device_used", success.userId, { deviceId });
       log.info({ event: "authn_login_success", userId: success.userId, deviceId }, "second step skipped for a trusted device");
       return authenticated(success.userId, [...success.amr, "dt"], success.authTime);
     }
@@ -95,7 +109,8 @@ export function createSecondStepService(deps: {
     const session = await authenticated(userId, [...challenge.amr, factorAmr, "mfa"], deps.clock.now());
     const recoveryCodes = input.method === "recovery_code" ? await deps.enrollment.replaceUsedRecoveryCode(userId) : undefined;
     const device = input.rememberDevice ? await deps.devices.trust(userId, input.deviceName ?? "Unnamed device") : undefined;
-    if (device) deps.onEvent("trusted_device_issued", userId, { deviceId: device.deviceId });
+    await deps.onEvent("mfa_verify_success", userId, { method: input.method });
+    if (device) await deps.onEvent("trusted_device_issued", userId, { deviceId: device.deviceId, name: input.deviceName ?? "Unnamed device" });
     log.info({ event: "authn_login_success", userId, method: input.method, rememberDevice: Boolean(device) }, "second step passed");
     return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}), ...(recoveryCodes ? { recoveryCodes } : {}) };
   }
@@ -113,11 +128,23 @@ export function createSecondStepService(deps: {
       { userId: principal.userId, sessionId: principal.sessionId, amr, authTime: deps.clock.now() },
       deps.stepUpTtlSeconds,
     );
-    deps.onEvent("step_up", principal.userId);
+    await deps.onEvent("step_up_success", principal.userId);
     return { accessToken, expiresIn: deps.stepUpTtlSeconds, tokenType: "Bearer" as const };
   }
 
-  return { afterFirstFactor, verify, stepUp, authenticated };
+  /**
+   * Forced enrollment: the enrollment token's holder confirms the authenticator
+   * and receives the recovery code and, the enrollment token being spent, a session.
+   */
+  async function confirmEnrollment(enrollee: Enrollee, code: string, log: FastifyBaseLogger) {
+    const challenge = await deps.challenges.attempt(enrollee.challengeToken, "enrollment");
+    const { recoveryCodes } = await deps.enrollment.confirm(enrollee, code, log);
+    if (!(await deps.challenges.consume(challenge.id))) throw new AppError("UNAUTHENTICATED", { logReason: "enrollment_consumed_concurrently" });
+    const session = await authenticated(enrollee.userId, [...challenge.amr, "otp", "mfa"], deps.clock.now());
+    return { recoveryCodes, session };
+  }
+
+  return { afterFirstFactor, verify, stepUp, authenticated, confirmEnrollment };
 }
 
 export type SecondStepService = ReturnType<typeof createSecondStepService>;

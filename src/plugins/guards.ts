@@ -5,12 +5,25 @@ import { AppError } from "../errors.ts";
 import type { ClientService, Scope, ServiceClient } from "../clients/service.ts";
 import type { Principal, SessionService } from "../sessions/service.ts";
 
+/** The holder of an enrollment token: a person who must set up 2SV before any session. */
+export interface Enrollee {
+  challengeId: string;
+  /** Kept to count confirmation attempts against the token's cap. */
+  challengeToken: string;
+  userId: string;
+  amr: string[];
+  authTime: Date;
+}
+
 declare module "fastify" {
   interface FastifyRequest {
     principal?: Principal;
     serviceClient?: ServiceClient;
+    enrollee?: Enrollee;
   }
 }
+
+export const ENROLLMENT_TOKEN_PREFIX = "enr_";
 
 export const API_KEY_HEADER = "x-api-key";
 
@@ -21,7 +34,11 @@ export function bearerToken(request: FastifyRequest): string | null {
   return match ? match[1]! : null;
 }
 
-export function createGuards(sessions: SessionService, clients: ClientService) {
+export function createGuards(
+  sessions: SessionService,
+  clients: ClientService,
+  findEnrollee: (token: string) => Promise<Enrollee | null> = async () => null,
+) {
   async function user(request: FastifyRequest) {
     const token = bearerToken(request);
     const principal = token ? await sessions.authenticate(token) : null;
@@ -39,7 +56,19 @@ export function createGuards(sessions: SessionService, clients: ClientService) {
     };
   }
 
-  return { user, client };
+  /** A person's access token, or an enrollment token: the TOTP enrollment routes alone accept both. */
+  async function userOrEnrollee(request: FastifyRequest) {
+    const token = bearerToken(request);
+    if (token?.startsWith(ENROLLMENT_TOKEN_PREFIX)) {
+      const enrollee = await findEnrollee(token);
+      if (!enrollee) throw new AppError("UNAUTHENTICATED");
+      request.enrollee = enrollee;
+      return;
+    }
+    return user(request);
+  }
+
+  return { user, client, userOrEnrollee };
 }
 
 export type Guards = ReturnType<typeof createGuards>;

@@ -20,11 +20,32 @@ export const TokenPairProperties = {
   tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
 };
 
+export const RequirementSourceSchema = Type.Object(
+  {
+    companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
+    companyName: Type.String({ description: "Its name" }),
+    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
+      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const AuthenticatedSchema = Type.Object(
   {
     status: Type.Literal("authenticated", { description: "Signed in; the tokens are ready" }),
     ...TokenPairProperties,
     deviceToken: Type.Optional(Type.String({ description: "Present when rememberDevice was asked: skips the second step for 30 days" })),
+    enrollment: Type.Optional(
+      Type.Object(
+        {
+          requiredBy: Type.Array(RequirementSourceSchema, { description: "The policies that require 2SV" }),
+          deadline: Type.String({ format: "date-time", description: "After this, sign-in walks the person through enrollment first" }),
+          daysRemaining: Type.Integer({ description: "Whole days left to set up two-step verification" }),
+        },
+        { additionalProperties: false, description: "Present in a grace period: 2SV is mandatory but not yet enforced" },
+      ),
+    ),
   },
   { additionalProperties: false, description: "The person is signed in" },
 );
@@ -42,17 +63,6 @@ export const MfaRequiredSchema = Type.Object(
     expiresIn: Type.Integer({ description: "Seconds until the MFA token expires" }),
   },
   { additionalProperties: false, description: "A second step is required" },
-);
-
-export const RequirementSourceSchema = Type.Object(
-  {
-    companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
-    companyName: Type.String({ description: "Its name" }),
-    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
-      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
-    }),
-  },
-  { additionalProperties: false },
 );
 
 export const EnrollmentRequiredSchema = Type.Object(

@@ -9,6 +9,7 @@ import { normalizeEmail } from "../lib/identifiers.ts";
 import type { PasswordHasher } from "../lib/passwords.ts";
 import type { UserCredentials, UserRepository } from "../accounts/repository.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
+import type { EmitEvent } from "../audit/events.ts";
 import type { LoginResult } from "./schemas.ts";
 
 export interface FirstFactorSuccess {
@@ -28,16 +29,25 @@ export interface SignInDeps {
   maxPasswordLength: number;
   clock: Clock;
   nextStep: NextStep;
+  emit: EmitEvent;
 }
 
 export function createSignInService(deps: SignInDeps) {
-  async function findAndVerify(account: string, password: string): Promise<UserCredentials | null> {
+  async function checkPassword(account: string, password: string): Promise<{ user: UserCredentials | null; ok: boolean }> {
     const user = await deps.users.findCredentialsByEmail(account);
     if (!user) {
       await deps.hasher.verifyDummy(password);
-      return null;
+      return { user: null, ok: false };
     }
-    return (await deps.hasher.verify(user.passwordHash, password)) ? user : null;
+    return { user, ok: await deps.hasher.verify(user.passwordHash, password) };
+  }
+
+  async function refuse(account: string, userId: string | null, log: FastifyBaseLogger): Promise<never> {
+    const { failures, waitSeconds } = await deps.throttle.recordFailure(account);
+    log.info({ event: "authn_login_fail", failures, userId }, "sign-in failed");
+    await deps.emit("authn_login_fail", userId, { reason: "invalid_credentials", failures });
+    if (waitSeconds > 0) await deps.emit("authn_login_lock", userId, { waitSeconds, failures });
+    throw new AppError("INVALID_CREDENTIALS");
   }
 
   /** Raises stored hashes to the current argon2 parameters while the password is at hand. */
@@ -52,12 +62,8 @@ export function createSignInService(deps: SignInDeps) {
     if ([...input.password.normalize("NFC")].length > deps.maxPasswordLength) throw new AppError("PASSWORD_TOO_LONG");
     await deps.throttle.admitAddress(clientAddress);
     await deps.throttle.admitAccount(account);
-    const user = await findAndVerify(account, input.password);
-    if (!user) {
-      const { failures } = await deps.throttle.recordFailure(account);
-      log.info({ event: "authn_login_fail", failures }, "sign-in failed");
-      throw new AppError("INVALID_CREDENTIALS");
-    }
+    const { user, ok } = await checkPassword(account, input.password);
+    if (!user || !ok) return refuse(account, user?.id ?? null, log);
     await deps.throttle.recordSuccess(account);
     await rehashIfWeaker(user, input.password, log);
     log.info({ event: "authn_login_password_ok", userId: user.id }, "password accepted");

@@ -1,0 +1,45 @@
+// Who is calling and from where, available to the audit log without threading
+// the request through every service. One AsyncLocalStorage per app instance.
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { FastifyRequest } from "fastify";
+import type { App } from "../http/app-type.ts";
+
+export interface Actor {
+  type: "user" | "service" | "anonymous" | "system";
+  id: string | null;
+}
+
+export interface RequestContext {
+  requestId: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+  actor(): Actor;
+}
+
+const systemContext: RequestContext = { requestId: null, clientAddress: null, userAgent: null, actor: () => ({ type: "system", id: null }) };
+
+function actorOf(request: FastifyRequest): Actor {
+  if (request.principal) return { type: "user", id: request.principal.userId };
+  if (request.serviceClient) return { type: "service", id: request.serviceClient.id };
+  return { type: "anonymous", id: null };
+}
+
+export function createRequestContext(app: App) {
+  const storage = new AsyncLocalStorage<RequestContext>();
+  app.addHook("onRequest", (request, _reply, done) => {
+    const userAgent = request.headers["user-agent"];
+    storage.run(
+      {
+        requestId: request.id,
+        clientAddress: request.ip,
+        userAgent: typeof userAgent === "string" ? userAgent.slice(0, 300) : null,
+        // Read lazily: guards identify the caller after this hook ran.
+        actor: () => actorOf(request),
+      },
+      done,
+    );
+  });
+  return { current: (): RequestContext => storage.getStore() ?? systemContext };
+}
+
+export type RequestContextReader = ReturnType<typeof createRequestContext>;

@@ -1,0 +1,83 @@
+import { Type, type Static } from "typebox";
+import { AppError } from "../errors.ts";
+import { problemResponses } from "../http/problem.ts";
+import { bearerSecurity, type App } from "../http/app-type.ts";
+import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { AuditLog, AuditQuery } from "./service.ts";
+
+const AuditQuerySchema = Type.Object(
+  {
+    type: Type.Optional(Type.String({ pattern: "^[a-z_]+(,[a-z_]+)*$", maxLength: 500, description: "Comma-separated event types to include" })),
+    from: Type.Optional(Type.String({ format: "date-time", description: "Only events at or after this time (UTC)" })),
+    to: Type.Optional(Type.String({ format: "date-time", description: "Only events before this time (UTC)" })),
+    limit: Type.Optional(Type.String({ pattern: "^([1-9]|[1-9][0-9]|100)$", description: "Page size, 1-100 (default 50)" })),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: "nextCursor of the previous page" })),
+  },
+  { additionalProperties: false },
+);
+
+const AuditEventSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid", description: "Event id" }),
+    occurredAt: Type.String({ format: "date-time", description: "When it happened (UTC)" }),
+    type: Type.String({ description: "Event type, e.g. authn_login_success, mfa_verify_fail, policy_changed" }),
+    actorType: Type.String({ description: "user, service, anonymous or system" }),
+    actorId: Type.Union([Type.String(), Type.Null()], { description: "The acting user or service client" }),
+    subjectUserId: Type.Union([Type.String(), Type.Null()], { description: "The person the event is about" }),
+    companyId: Type.Union([Type.String(), Type.Null()], { description: "The company it concerns" }),
+    clientAddress: Type.Union([Type.String(), Type.Null()], { description: "Client address of the request" }),
+    userAgent: Type.Union([Type.String(), Type.Null()], { description: "User agent of the request" }),
+    requestId: Type.Union([Type.String(), Type.Null()], { description: "Request id (x-request-id)" }),
+    details: Type.Record(Type.String(), Type.Unknown(), { description: "Event-specific, never secret, details" }),
+  },
+  { additionalProperties: false, description: "A security event" },
+);
+
+const AuditPageSchema = Type.Object(
+  {
+    events: Type.Array(AuditEventSchema, { description: "Newest first" }),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: "Pass as cursor for the next page; null at the end" }),
+  },
+  { additionalProperties: false },
+);
+
+function toQuery(q: Static<typeof AuditQuerySchema>): AuditQuery {
+  return {
+    types: q.type?.split(","),
+    from: q.from ? new Date(q.from) : undefined,
+    to: q.to ? new Date(q.to) : undefined,
+    limit: q.limit ? Number(q.limit) : 50,
+    cursor: q.cursor,
+  };
+}
+
+type EventRow = Awaited<ReturnType<AuditLog["listForUser"]>>["events"][number];
+const toView = (e: EventRow) => ({ ...e, occurredAt: e.occurredAt.toISOString(), details: e.details as Record<string, unknown> });
+
+export function registerAuditRoutes(app: App, deps: { guards: Guards; audit: AuditLog; isAdmin: (companyId: string, userId: string) => Promise<boolean> }) {
+  app.get("/v1/me/audit-events", {
+    preHandler: deps.guards.user,
+    schema: {
+      tags: ["Me"], summary: "The signed-in person's own security events", security: bearerSecurity,
+      querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401) },
+    },
+  }, async (request) => {
+    const page = await deps.audit.listForUser(principalOf(request).userId, toQuery(request.query));
+    return { events: page.events.map(toView), nextCursor: page.nextCursor };
+  });
+
+  app.get("/v1/companies/:id/audit-events", {
+    preHandler: deps.guards.user,
+    schema: {
+      tags: ["Companies"], summary: "Security events of the company and its users (company admins)",
+      description: "An accounting office's admins see their own staff's events, not those of their clients' other users.",
+      security: bearerSecurity,
+      params: Type.Object({ id: Type.String({ format: "uuid", description: "Company id" }) }, { additionalProperties: false }),
+      querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401, 403) },
+    },
+  }, async (request) => {
+    if (!(await deps.isAdmin(request.params.id, principalOf(request).userId))) throw new AppError("NOT_COMPANY_ADMIN");
+    const page = await deps.audit.listForCompany(request.params.id, toQuery(request.query));
+    return { events: page.events.map(toView), nextCursor: page.nextCursor };
+  });
+}

@@ -1,0 +1,150 @@
+// Company routes. Who may call is decided per route: a service client with the
+// scope, or a signed-in admin of the company named in the path. Ids come from
+// the path and the token only, never from the body (ASVS 8.2.2), and an admin of
+// one company is refused on any other company's id (tenant isolation).
+import type { FastifyRequest } from "fastify";
+import { Type } from "typebox";
+import { AppError } from "../errors.ts";
+import { problemResponses } from "../http/problem.ts";
+import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
+import { API_KEY_HEADER, principalOf, type Guards } from "../plugins/guards.ts";
+import type { Scope } from "../clients/service.ts";
+import type { CompanyRepository } from "./repository.ts";
+import type { CompanyService } from "./service.ts";
+import {
+  AssigneeParams, ClientParams, CompanyIdParams, CompanySchema, CreateCompanyBodySchema, ImpactSchema, MemberBodySchema,
+  MemberParams, PolicyBodySchema, PolicySchema,
+} from "./schemas.ts";
+
+const either = [...apiKeySecurity, ...bearerSecurity];
+const noContent = { 204: Type.Null({ description: "Done" }) };
+
+export function registerCompanyRoutes(app: App, deps: {
+  guards: Guards;
+  companies: CompanyService;
+  repository: CompanyRepository;
+  /** How recent an admin's sign-in must be to change the policy. */
+  maxAdminAuthAgeSeconds: number;
+  now: () => Date;
+}) {
+  const { guards, companies } = deps;
+
+  /** A service client with `scope`, or an admin of the company whose id `companyIdOf` reads from the path. */
+  function serviceOrAdmin(scope: Scope, companyIdOf: (params: Record<string, string>) => string, options: { fresh?: boolean } = {}) {
+    return async function authorize(request: FastifyRequest) {
+      if (request.headers[API_KEY_HEADER] !== undefined) return guards.client(scope)(request);
+      await guards.user(request);
+      const principal = principalOf(request);
+      const role = await deps.repository.role(companyIdOf(request.params as Record<string, string>), principal.userId);
+      if (role !== "admin") throw new AppError("NOT_COMPANY_ADMIN");
+      if (options.fresh && deps.now().getTime() - principal.authTime.getTime() > deps.maxAdminAuthAgeSeconds * 1000) {
+        throw new AppError("REAUTHENTICATION_REQUIRED");
+      }
+    };
+  }
+  const byId = (p: Record<string, string>) => p.id!;
+  const byOffice = (p: Record<string, string>) => p.officeId!;
+
+  app.post("/v1/companies", {
+    preHandler: guards.client("companies:write"),
+    schema: {
+      tags: ["Companies"], summary: "Create a company or accounting office", security: apiKeySecurity,
+      body: CreateCompanyBodySchema, response: { 201: CompanySchema, ...problemResponses(400, 401, 403) },
+    },
+  }, async (request, reply) => {
+    const c = await companies.create(request.body.name, request.body.kind);
+    return reply.code(201).send({ id: c.id, name: c.name, kind: c.kind, mandatoryTwoFactor: c.mandatoryTwoFactor, createdAt: c.createdAt.toISOString() });
+  });
+
+  app.put("/v1/companies/:id/members/:userId", {
+    preHandler: serviceOrAdmin("companies:write", byId),
+    schema: {
+      tags: ["Companies"], summary: "Add a member or change their role", security: either,
+      params: MemberParams, body: MemberBodySchema, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    await companies.setMember(request.params.id, request.params.userId, request.body.role);
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/companies/:id/members/:userId", {
+    preHandler: serviceOrAdmin("companies:write", byId),
+    schema: {
+      tags: ["Companies"], summary: "Remove a member (and, for an office, their client assignments)", security: either,
+      params: MemberParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    await companies.removeMember(request.params.id, request.params.userId);
+    return reply.code(204).send(null);
+  });
+
+  app.put("/v1/companies/:officeId/clients/:clientId", {
+    preHandler: guards.client("companies:write"),
+    schema: {
+      tags: ["Companies"], summary: "Let an accounting office serve a client company", security: apiKeySecurity,
+      params: ClientParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    await companies.addClient(request.params.officeId, request.params.clientId);
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/companies/:officeId/clients/:clientId", {
+    preHandler: guards.client("companies:write"),
+    schema: {
+      tags: ["Companies"], summary: "End an office-client relation (and its assignments)", security: apiKeySecurity,
+      params: ClientParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    await companies.removeClient(request.params.officeId, request.params.clientId);
+    return reply.code(204).send(null);
+  });
+
+  app.put("/v1/companies/:officeId/clients/:clientId/assignees/:userId", {
+    preHandler: serviceOrAdmin("companies:write", byOffice),
+    schema: {
+      tags: ["Companies"], summary: "Assign an office member to a client's assignments",
+      description: "The client's mandatory 2SV then reaches this person.", security: either,
+      params: AssigneeParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    await companies.addAssignee(request.params.officeId, request.params.clientId, request.params.userId);
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/companies/:officeId/clients/:clientId/assignees/:userId", {
+    preHandler: serviceOrAdmin("companies:write", byOffice),
+    schema: {
+      tags: ["Companies"], summary: "Remove an office member from a client's assignments", security: either,
+      params: AssigneeParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    await companies.removeAssignee(request.params.officeId, request.params.clientId, request.params.userId);
+    return reply.code(204).send(null);
+  });
+
+  app.get("/v1/companies/:id/security-policy", {
+    preHandler: serviceOrAdmin("companies:write", byId),
+    schema: {
+      tags: ["Companies"], summary: "Read the company's security policy", security: either,
+      params: CompanyIdParams, response: { 200: PolicySchema, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => companies.getPolicy(request.params.id));
+
+  app.put("/v1/companies/:id/security-policy", {
+    preHandler: serviceOrAdmin("companies:write", byId, { fresh: true }),
+    schema: {
+      tags: ["Companies"], summary: "Set mandatory two-step verification for all users",
+      description: "Reaches members and the office staff assigned to this company's assignments. Admins need a recent sign-in. Audited with old and new value.",
+      security: either, params: CompanyIdParams, body: PolicyBodySchema, response: { 200: PolicySchema, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => companies.setPolicy(request.params.id, request.body));
+
+  app.get("/v1/companies/:id/security-policy/impact", {
+    preHandler: serviceOrAdmin("companies:write", byId),
+    schema: {
+      tags: ["Companies"], summary: "Dry run: who a mandate reaches and who has no authenticator yet", security: either,
+      params: CompanyIdParams, response: { 200: ImpactSchema, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => companies.impact(request.params.id));
+}

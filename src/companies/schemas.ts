@@ -1,0 +1,81 @@
+import { Type } from "typebox";
+
+const Uuid = (description: string) => Type.String({ format: "uuid", description });
+
+export const CompanyIdParams = Type.Object({ id: Uuid("Company id") }, { additionalProperties: false });
+export const MemberParams = Type.Object({ id: Uuid("Company id"), userId: Uuid("User id") }, { additionalProperties: false });
+export const ClientParams = Type.Object({ officeId: Uuid("Accounting office id"), clientId: Uuid("Client company id") }, { additionalProperties: false });
+export const AssigneeParams = Type.Object(
+  { officeId: Uuid("Accounting office id"), clientId: Uuid("Client company id"), userId: Uuid("Office member's user id") },
+  { additionalProperties: false },
+);
+
+export const CompanyKindSchema = Type.Union([Type.Literal("company"), Type.Literal("accounting_office")], {
+  description: "company, or accounting_office (serves client companies)",
+});
+
+export const CreateCompanyBodySchema = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200, description: "Company name" }), kind: CompanyKindSchema },
+  { additionalProperties: false },
+);
+
+export const CompanySchema = Type.Object(
+  {
+    id: Uuid("Company id"),
+    name: Type.String({ description: "Company name" }),
+    kind: CompanyKindSchema,
+    mandatoryTwoFactor: Type.Boolean({ description: "Whether 2SV is mandatory for its users" }),
+    createdAt: Type.String({ format: "date-time", description: "When it was created" }),
+  },
+  { additionalProperties: false, description: "A company" },
+);
+
+export const MemberBodySchema = Type.Object(
+  { role: Type.Union([Type.Literal("admin"), Type.Literal("user")], { description: "admin manages members, policy and audit; user works in the company" }) },
+  { additionalProperties: false },
+);
+
+export const PolicySchema = Type.Object(
+  {
+    mandatoryTwoFactor: Type.Boolean({ description: "Mandatory two-step verification for all users: members and office assignees" }),
+    mandateSince: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When the current mandate began" }),
+    enrollmentDeadline: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      description: "Optional grace: until then affected users without a factor may still sign in; null enforces at once",
+    }),
+  },
+  { additionalProperties: false, description: "The company's security policy" },
+);
+
+export const PolicyBodySchema = Type.Object(
+  {
+    mandatoryTwoFactor: Type.Boolean({ description: "Make two-step verification mandatory" }),
+    enrollmentDeadline: Type.Optional(Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      description: "Optional grace deadline (default: none, enforced at the next sign-in)",
+    })),
+  },
+  { additionalProperties: false },
+);
+
+export const ImpactSchema = Type.Object(
+  {
+    companyId: Uuid("Company id"),
+    people: Type.Array(
+      Type.Object(
+        {
+          userId: Uuid("User id"),
+          email: Type.String({ description: "Email" }),
+          name: Type.String({ description: "Name" }),
+          via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], { description: "Reached as a member or as an office assignee" }),
+          officeId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], { description: "The office of an assignee" }),
+          officeName: Type.Union([Type.String(), Type.Null()], { description: "Its name" }),
+          hasFactor: Type.Boolean({ description: "Whether the person has an authenticator set up already" }),
+        },
+        { additionalProperties: false },
+      ),
+      { description: "Everyone a mandate of this company reaches" },
+    ),
+    total: Type.Integer({ description: "How many people it reaches" }),
+    withoutFactor: Type.Integer({ description: "How many of them must still enroll" }),
+  },
+  { additionalProperties: false, description: "Dry run of a mandate" },
+);
