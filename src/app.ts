@@ -163,7 +163,8 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   );
   // Computes the dummy hash now, so the first unknown-email sign-in costs no more than the others.
   await hasher.verifyDummy("warm-up");
-  const throttle = createSignInThrottle(createCounterStore(config, database, app), {
+  const counters = createCounterStore(config, database, app);
+  const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
     freeFailures: config.LOGIN_FREE_FAILURES,
     maxWaitSeconds: config.LOGIN_MAX_WAIT_SECONDS,
@@ -223,6 +224,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     serviceName: config.SERVICE_NAME,
     throttle,
+    clock,
     onPasswordChanged: async (userId, keepSessionId) => {
       await sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
       await devices.revokeAll(userId);
@@ -251,6 +253,8 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     config, prisma, clock, guards, emit: onEvent,
     afterFirstFactor: secondStep.afterFirstFactor,
     startSession: (userId, amr, authTime) => secondStep.authenticated(userId, amr, authTime),
+    admitAddress: (ip) => throttle.admitAddress(ip),
+    claimOnce: async (key, windowMs) => (await counters.hit(key, windowMs, clock.now())).count === 1,
   });
   registerHealthRoutes(app, database.ping);
 }

@@ -42,6 +42,9 @@ export const errorCatalogue = {
   SERVICE_BUSY: { status: 503, title: "The service is busy; retry shortly." },
   UNAVAILABLE: { status: 503, title: "A dependency is unavailable; retry shortly." },
   INTERNAL: { status: 500, title: "Internal error." },
+  INVALID_ASSERTION: { status: 401, title: "The external sign-in could not be accepted; sign in again, or with your password." },
+  FEDERATED_SIGN_IN_DISABLED: { status: 404, title: "External sign-in (Mobile BankID) is not enabled on this service." },
+  EXTERNAL_IDENTITY_TAKEN: { status: 409, title: "This external identity is linked to another user." },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

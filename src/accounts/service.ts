@@ -1,6 +1,7 @@
 // Accounts: creating users and changing passwords under the password policy of
 // PRODUCT.md (NIST SP 800-63B-4 §3.1.1.2: length, blocklist, no composition rules).
 import { AppError, type ErrorCode } from "../errors.ts";
+import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
 import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
@@ -19,6 +20,7 @@ export interface AccountsDeps {
   policy: PasswordPolicy;
   serviceName: string;
   throttle: SignInThrottle;
+  clock: Clock;
   /** Called after a password change: ends other sessions, trusted devices, ... */
   onPasswordChanged: (userId: string, keepSessionId: string) => Promise<void>;
 }
@@ -49,7 +51,7 @@ export function createAccountsService(deps: AccountsDeps) {
       throw new AppError("INVALID_CURRENT_PASSWORD");
     }
     assertPolicy(newPassword, user);
-    await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), new Date());
+    await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), deps.clock.now());
     await deps.onPasswordChanged(userId, sessionId);
   }
 

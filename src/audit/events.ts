@@ -18,6 +18,7 @@ export const NOTIFIED_EVENTS = new Set([
   "authn_login_lock",
   "policy_requires_enrollment",
   "password_changed",
+  "external_identity_linked",
 ]);
 
 export type EmitEvent = (type: string, userId: string | null, details?: Record<string, unknown>, companyId?: string | null) => Promise<void>;

@@ -1,14 +1,30 @@
+// External sign-in (Mobile BankID broker) and linking people to their external
+// identity. The routes are registered whatever the configuration, so the OpenAPI
+// document is the same everywhere; while the provider is not configured, sign-in
+// answers 404 FEDERATED_SIGN_IN_DISABLED (the feature does not exist on this
+// deployment, and retrying will not help, unlike a 503). Linking stays available
+// so identities can be provisioned before the provider is switched on.
+import { Type } from "typebox";
 import type { FastifyBaseLogger } from "fastify";
-import type { App } from "../http/app-type.ts";
+import { apiKeySecurity, type App } from "../http/app-type.ts";
+import { problemResponses } from "../http/problem.ts";
 import type { Config } from "../config.ts";
 import type { Prisma } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Guards } from "../plugins/guards.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { FirstFactorSuccess } from "../sign-in/service.ts";
-import type { LoginResult } from "../sign-in/schemas.ts";
+import { LoginResultSchema, type LoginResult } from "../sign-in/schemas.ts";
+import { createAssertionVerifier } from "./assertion.ts";
+import { resolveProvider, type ProviderResolution } from "./provider.ts";
+import { createExternalIdentityRepository } from "./repository.ts";
+import { createFederatedService } from "./service.ts";
+import { FederatedSignInBodySchema, LinkExternalIdentityBodySchema, UserIdParams } from "./schemas.ts";
 
 export interface FederatedDeps {
+  /** The per-address sign-in limit shared with password sign-in. */
+  admitAddress: (ip: string) => Promise<void>;
+  claimOnce: (key: string, windowMs: number) => Promise<boolean>;
   config: Config;
   prisma: Prisma;
   clock: Clock;
@@ -20,5 +36,95 @@ export interface FederatedDeps {
   startSession: (userId: string, amr: string[], authTime: Date) => Promise<LoginResult>;
 }
 
-/** POST /v1/auth/federated and linking external identities (implementation in progress). */
-export async function registerFederatedRoutes(_app: App, _deps: FederatedDeps): Promise<void> {}
+const noContent = { 204: Type.Null({ description: "Done" }) };
+
+function announce(log: FastifyBaseLogger, resolution: ProviderResolution) {
+  if ("provider" in resolution) {
+    const { name, issuer, algorithms, multiFactor } = resolution.provider;
+    log.info({ provider: name, issuer, algorithms, multiFactor }, "external sign-in enabled");
+    // ASVS Appendix C rates RSA PKCS#1 v1.5 signatures as deprecated.
+    if (algorithms.some((a) => a.startsWith("RS"))) log.warn({ algorithms }, "FEDERATED_ALGORITHMS lists RS*; prefer PS256, ES256 or EdDSA");
+  } else if (resolution.disabled.partlyConfigured) {
+    log.warn({ missing: resolution.disabled.missing }, "external sign-in disabled: the provider is only partly configured");
+  } else {
+    log.info("external sign-in disabled: no provider configured");
+  }
+}
+
+function registerSignIn(
+  app: App,
+  signIn: (assertion: string, log: FastifyBaseLogger) => Promise<LoginResult>,
+  admitAddress: (ip: string) => Promise<void>,
+) {
+  app.post("/v1/auth/federated", {
+    schema: {
+      tags: ["Sign-in"],
+      summary: "Sign in with an external identity provider (Mobile BankID)",
+      description:
+        "Takes the provider's signed assertion for a person whose external identity is linked. A multi-factor provider " +
+        "(BankID) answers `authenticated` with amr [\"ext\", \"mfa\"]; a single-factor one continues like a password " +
+        "(`mfa_required`), except that a person who would have to set up two-step verification is told to sign in with " +
+        "the password (403 PASSWORD_SIGN_IN_REQUIRED). Any refused assertion, and an unlinked subject, gives one identical " +
+        "401 INVALID_ASSERTION. 404 FEDERATED_SIGN_IN_DISABLED while no provider is configured; 503 when the provider's " +
+        "keys cannot be fetched.",
+      body: FederatedSignInBodySchema,
+      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 403, 404, 413, 415, 503) },
+    },
+  }, async (request) => {
+    await admitAddress(request.ip);
+    return signIn(request.body.assertion, request.log);
+  });
+}
+
+export async function registerFederatedRoutes(app: App, deps: FederatedDeps): Promise<void> {
+  const resolution = await resolveProvider(deps.config);
+  announce(app.log, resolution);
+  const providerName = deps.config.FEDERATED_PROVIDER;
+  const federated = createFederatedService({
+    provider: "provider" in resolution
+      ? { settings: resolution.provider, verifier: createAssertionVerifier(resolution.provider, deps.clock) }
+      : null,
+    providerName,
+    identities: createExternalIdentityRepository(deps.prisma, providerName),
+    clock: deps.clock,
+    emit: deps.emit,
+    afterFirstFactor: deps.afterFirstFactor,
+    startSession: deps.startSession,
+    claimOnce: deps.claimOnce,
+  });
+
+  registerSignIn(app, federated.signIn, deps.admitAddress);
+
+  app.put("/v1/users/:id/external-identity", {
+    preHandler: deps.guards.client("users:write"),
+    schema: {
+      tags: ["Users"],
+      summary: "Link the user to their external identity (service clients with users:write)",
+      description:
+        "Sets the user's subject at the configured provider (FEDERATED_PROVIDER), replacing an earlier one. Repeating it is harmless. " +
+        "409 EXTERNAL_IDENTITY_TAKEN when the subject belongs to another user; 404 for an unknown user.",
+      security: apiKeySecurity,
+      params: UserIdParams,
+      body: LinkExternalIdentityBodySchema,
+      response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+    },
+  }, async (request, reply) => {
+    await federated.link(request.params.id, request.body.subject);
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/users/:id/external-identity", {
+    preHandler: deps.guards.client("users:write"),
+    schema: {
+      tags: ["Users"],
+      summary: "Unlink the user's external identity (service clients with users:write)",
+      description: "The provider's assertions for that subject stop signing the user in. 404 when the user has no linked identity.",
+      security: apiKeySecurity,
+      params: UserIdParams,
+      response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    await federated.unlink(request.params.id);
+    return reply.code(204).send(null);
+  });
+}

@@ -13,7 +13,7 @@ import { generateTotpSecret, totpQrSvg, totpUri, verifyTotpCode } from "../lib/t
 import type { UserRepository } from "../accounts/repository.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { MfaRepository } from "./repository.ts";
-import { seedAad, type SecondFactorChecker } from "./second-factor.ts";
+import { openSeed, seedAad, type SecondFactorChecker } from "./second-factor.ts";
 
 /** Who is changing 2SV, and how they signed in. */
 export interface Actor {
@@ -80,8 +80,8 @@ export function createEnrollmentService(deps: {
     await assertMayChange(actor);
     const pending = await mfa.findFactor(actor.userId, "pending");
     if (!pending) throw new AppError("NO_PENDING_ENROLLMENT");
-    const secret = deps.secretBox.open(pending.secretCiphertext, pending.encryptionKeyId, seedAad(actor.userId, pending.id));
-    const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: null });
+    const secret = openSeed(deps.secretBox, pending, log);
+    const result = secret === null ? ({ valid: false, reason: "seed_unreadable" } as const) : await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: null });
     if (!result.valid) {
       log.info({ event: "mfa_enroll_confirm_failed", reason: result.reason, userId: actor.userId }, "confirmation code refused");
       throw new AppError("ENROLLMENT_CODE_INVALID");

@@ -13,7 +13,7 @@ import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { PasswordHasher } from "../lib/passwords.ts";
 import { normalizeRecoveryCode } from "../lib/recovery-codes.ts";
-import type { SecretBox } from "../lib/secret-box.ts";
+import { SecretBoxError, type SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { MfaRepository, TotpFactorRecord } from "./repository.ts";
@@ -33,6 +33,21 @@ export function mfaWaitAfter(failures: number, settings: SecondFactorSettings): 
 
 /** The seed's associated data binds the ciphertext to its user and factor (checklist SR-02). */
 export const seedAad = (userId: string, factorId: string) => `totp:${userId}:${factorId}`;
+
+/**
+ * The seed, or null when it cannot be decrypted (a key missing from
+ * ENCRYPTION_KEYS, or a row that was tampered with: AAD binds it to its user and
+ * factor). That is a server fault, not a guess: logged loudly, not counted.
+ */
+export function openSeed(secretBox: SecretBox, factor: TotpFactorRecord, log: FastifyBaseLogger): string | null {
+  try {
+    return secretBox.open(factor.secretCiphertext, factor.encryptionKeyId, seedAad(factor.userId, factor.id));
+  } catch (error) {
+    if (!(error instanceof SecretBoxError)) throw error;
+    log.error({ event: "totp_seed_unreadable", userId: factor.userId, factorId: factor.id, keyId: factor.encryptionKeyId }, "TOTP seed cannot be decrypted");
+    return null;
+  }
+}
 
 export function createSecondFactorChecker(deps: {
   mfa: MfaRepository;
@@ -78,7 +93,8 @@ export function createSecondFactorChecker(deps: {
     await assertNotWaiting(userId);
     const factor = await activeFactor(userId);
     if (!factor) return recordFailure(userId, "totp_not_active", log);
-    const secret = deps.secretBox.open(factor.secretCiphertext, factor.encryptionKeyId, seedAad(userId, factor.id));
+    const secret = openSeed(deps.secretBox, factor, log);
+    if (secret === null) throw new AppError("INVALID_CODE", { logReason: "totp_seed_unreadable" });
     const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
     if (!result.valid) return recordFailure(userId, `totp_${result.reason}`, log);
     // Another request may have accepted this step in between: the conditional update decides.
