@@ -172,7 +172,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
 
   const users = createUserRepository(prisma);
   const userExists = async (id: string) => Boolean(await users.findById(id));
-  const companyRepository = createCompanyRepository(prisma);
+  const companyRepository = createCompanyRepository(prisma, clock);
   const policy = createTwoStepPolicy(companyRepository, clock);
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({

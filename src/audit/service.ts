@@ -21,6 +21,8 @@ export interface AuditQuery {
   cursor?: string;
 }
 
+const OFFICE_RELATION_EVENTS = ["client_added", "client_removed", "assignment_added", "assignment_removed"];
+
 const eventFields = {
   id: true, occurredAt: true, type: true, actorType: true, actorId: true, subjectUserId: true,
   companyId: true, clientAddress: true, userAgent: true, requestId: true, details: true,
@@ -78,10 +80,21 @@ export function createAuditLog(prisma: Prisma, context: RequestContextReader, cl
   return {
     record,
     listForUser: (userId: string, query: AuditQuery) => list({ subjectUserId: userId }, query),
-    /** A company's own events and those of its members: an office sees its staff, not its clients' people. */
+    /**
+     * A company's own events, its members' personal events (sign-ins, factors:
+     * those recorded for no company), and, for an office, the assignment and
+     * client events that name it. An office sees its staff, not its clients'
+     * people; a person in two companies does not carry one company's events into the other.
+     */
     async listForCompany(companyId: string, query: AuditQuery) {
       const members = await prisma.membership.findMany({ where: { companyId }, select: { userId: true } });
-      return list({ OR: [{ companyId }, { subjectUserId: { in: members.map((m) => m.userId) } }] }, query);
+      return list({
+        OR: [
+          { companyId },
+          { companyId: null, subjectUserId: { in: members.map((m) => m.userId) } },
+          { type: { in: OFFICE_RELATION_EVENTS }, details: { path: ["officeId"], equals: companyId } },
+        ],
+      }, query);
     },
   };
 }

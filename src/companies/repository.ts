@@ -2,6 +2,7 @@
 // relation removes what it implied: the database cascades assignments when an
 // office-client relation or an office membership goes (schema.prisma).
 import type { Prisma } from "../db/database.ts";
+import type { Clock } from "../lib/clock.ts";
 
 export type CompanyKind = "company" | "accounting_office";
 export type Role = "admin" | "user";
@@ -27,23 +28,25 @@ export interface MandateSource {
 
 const later = (a: Date | null, b: Date) => (a && a > b ? a : b);
 
-export function createCompanyRepository(prisma: Prisma) {
+// Dates that the policy compares with trusted devices come from the app's clock,
+// like the devices' own, never from the database's default.
+export function createCompanyRepository(prisma: Prisma, clock: Clock) {
   return {
-    create: (name: string, kind: CompanyKind) => prisma.company.create({ data: { name, kind }, select: companyFields }) as Promise<CompanyRecord>,
+    create: (name: string, kind: CompanyKind) => prisma.company.create({ data: { name, kind, createdAt: clock.now() }, select: companyFields }) as Promise<CompanyRecord>,
     find: (id: string) => prisma.company.findUnique({ where: { id }, select: companyFields }) as Promise<CompanyRecord | null>,
 
     role: async (companyId: string, userId: string): Promise<Role | null> =>
       ((await prisma.membership.findUnique({ where: { companyId_userId: { companyId, userId } }, select: { role: true } }))?.role as Role) ?? null,
 
     setMember: (companyId: string, userId: string, role: Role) =>
-      prisma.membership.upsert({ where: { companyId_userId: { companyId, userId } }, create: { companyId, userId, role }, update: { role } }),
+      prisma.membership.upsert({ where: { companyId_userId: { companyId, userId } }, create: { companyId, userId, role, createdAt: clock.now() }, update: { role } }),
 
     async removeMember(companyId: string, userId: string): Promise<boolean> {
       return (await prisma.membership.deleteMany({ where: { companyId, userId } })).count === 1;
     },
 
     addClient: (officeId: string, clientId: string) =>
-      prisma.officeClient.upsert({ where: { officeId_clientId: { officeId, clientId } }, create: { officeId, clientId }, update: {} }),
+      prisma.officeClient.upsert({ where: { officeId_clientId: { officeId, clientId } }, create: { officeId, clientId, createdAt: clock.now() }, update: {} }),
 
     async removeClient(officeId: string, clientId: string): Promise<boolean> {
       return (await prisma.officeClient.deleteMany({ where: { officeId, clientId } })).count === 1;
@@ -56,7 +59,7 @@ export function createCompanyRepository(prisma: Prisma) {
     addAssignee: (officeId: string, clientId: string, userId: string) =>
       prisma.assignment.upsert({
         where: { officeId_clientId_userId: { officeId, clientId, userId } },
-        create: { officeId, clientId, userId },
+        create: { officeId, clientId, userId, createdAt: clock.now() },
         update: {},
       }),
 
@@ -102,6 +105,10 @@ export function createCompanyRepository(prisma: Prisma) {
       ]);
       return { members, assignees };
     },
+
+    /** Assignments that removing a relation or a membership will take with it. */
+    assignmentsOf: (where: { officeId: string; clientId?: string; userId?: string }) =>
+      prisma.assignment.findMany({ where, select: { officeId: true, clientId: true, userId: true } }),
 
     memberIds: async (companyId: string) => (await prisma.membership.findMany({ where: { companyId }, select: { userId: true } })).map((m) => m.userId),
   };

@@ -37,6 +37,8 @@ export function registerCompanyRoutes(app: App, deps: {
       const principal = principalOf(request);
       const role = await deps.repository.role(companyIdOf(request.params as Record<string, string>), principal.userId);
       if (role !== "admin") throw new AppError("NOT_COMPANY_ADMIN");
+      // Changing the policy is a sensitive change: a recent sign-in that passed the second step (checklist CP-04).
+      if (options.fresh && !principal.amr.includes("mfa")) throw new AppError("SECOND_FACTOR_REQUIRED");
       if (options.fresh && deps.now().getTime() - principal.authTime.getTime() > deps.maxAdminAuthAgeSeconds * 1000) {
         throw new AppError("REAUTHENTICATION_REQUIRED");
       }
@@ -135,7 +137,9 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byId, { fresh: true }),
     schema: {
       tags: ["Companies"], summary: "Set mandatory two-step verification for all users",
-      description: "Reaches members and the office staff assigned to this company's assignments. Admins need a recent sign-in. Audited with old and new value.",
+      description:
+        "Reaches members and the office staff assigned to this company's assignments. Admins need a recent sign-in that passed the second step. " +
+        "An optional grace deadline (at most 30 days ahead) lets affected people sign in until then. Audited with old and new value.",
       security: either, params: CompanyIdParams, body: PolicyBodySchema, response: { 200: PolicySchema, ...problemResponses(400, 401, 403, 404) },
     },
   }, async (request) => companies.setPolicy(request.params.id, request.body));

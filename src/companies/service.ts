@@ -5,6 +5,8 @@ import type { Clock } from "../lib/clock.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { CompanyKind, CompanyRecord, CompanyRepository, Role } from "./repository.ts";
 
+export const MAX_GRACE_DAYS = 30;
+
 export interface PolicyInput {
   mandatoryTwoFactor: boolean;
   enrollmentDeadline?: string | null;
@@ -42,9 +44,16 @@ export function createCompanyService(deps: {
     await emit("membership_set", userId, { role, previousRole }, companyId);
   }
 
+  /** Relation removals cascade in the database; the assignments they take are audited too. */
+  async function auditCascadedAssignments(assignments: { officeId: string; clientId: string; userId: string }[]) {
+    for (const a of assignments) await emit("assignment_removed", a.userId, { officeId: a.officeId, clientId: a.clientId, cascaded: true }, a.clientId);
+  }
+
   async function removeMember(companyId: string, userId: string) {
+    const implied = await companies.assignmentsOf({ officeId: companyId, userId });
     if (!(await companies.removeMember(companyId, userId))) throw new AppError("NOT_FOUND", { detail: "Not a member." });
     await emit("membership_removed", userId, {}, companyId);
+    await auditCascadedAssignments(implied);
   }
 
   async function addClient(officeId: string, clientId: string) {
@@ -57,8 +66,10 @@ export function createCompanyService(deps: {
   }
 
   async function removeClient(officeId: string, clientId: string) {
+    const implied = await companies.assignmentsOf({ officeId, clientId });
     if (!(await companies.removeClient(officeId, clientId))) throw new AppError("NOT_FOUND", { detail: "The office does not serve this client." });
     await emit("client_removed", null, { officeId, clientId }, clientId);
+    await auditCascadedAssignments(implied);
   }
 
   async function addAssignee(officeId: string, clientId: string, userId: string) {
@@ -85,7 +96,17 @@ export function createCompanyService(deps: {
     return policyView(await existing(companyId));
   }
 
+  /** A grace deadline must lie ahead, and not too far: a mandate that never bites is none (checklist CP-05). */
+  function checkDeadline(input: PolicyInput) {
+    if (!input.enrollmentDeadline) return;
+    const left = new Date(input.enrollmentDeadline).getTime() - deps.clock.now().getTime();
+    if (left <= 0 || left > MAX_GRACE_DAYS * 86_400_000) {
+      throw new AppError("VALIDATION_FAILED", { detail: `enrollmentDeadline must be in the future and at most ${MAX_GRACE_DAYS} days ahead.` });
+    }
+  }
+
   async function setPolicy(companyId: string, input: PolicyInput) {
+    checkDeadline(input);
     const before = await existing(companyId);
     const turningOn = input.mandatoryTwoFactor && !before.mandatoryTwoFactor;
     const after = await companies.updatePolicy(companyId, {
@@ -101,9 +122,9 @@ export function createCompanyService(deps: {
   /** "Next time the users log in, they must activate two-step verification": tell them now. */
   async function tellAffectedWithoutFactor(companyId: string) {
     const { people } = await impact(companyId);
-    for (const person of people.filter((p) => !p.hasFactor)) {
-      await emit("policy_requires_enrollment", person.userId, { via: person.via }, companyId);
-    }
+    const viaByPerson = new Map<string, string[]>();
+    for (const p of people.filter((p) => !p.hasFactor)) viaByPerson.set(p.userId, [...(viaByPerson.get(p.userId) ?? []), p.via]);
+    for (const [userId, via] of viaByPerson) await emit("policy_requires_enrollment", userId, { via }, companyId);
   }
 
   /** Dry run: who a mandate of this company reaches, and who has no authenticator yet. */

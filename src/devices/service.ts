@@ -21,6 +21,7 @@ export interface DeviceView {
   expiresAt: Date;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const deviceFields = { id: true, name: true, createdAt: true, lastUsedAt: true, expiresAt: true } as const;
 
 export function createDeviceService(deps: { prisma: Prisma; keys: KeyRing; issuer: string; ttlDays: number; clock: Clock }) {
@@ -45,7 +46,7 @@ export function createDeviceService(deps: { prisma: Prisma; keys: KeyRing; issue
    */
   async function recognise(token: string, userId: string, options: { issuedAfter?: Date } = {}): Promise<string | null> {
     const payload = await keys.verify("device", token, profile);
-    if (!payload || payload.sub !== userId || typeof payload.did !== "string") return null;
+    if (!payload || payload.sub !== userId || typeof payload.did !== "string" || !UUID.test(payload.did)) return null;
     const now = clock.now();
     const { count } = await prisma.trustedDevice.updateMany({
       where: {

@@ -45,10 +45,12 @@ export function createChallengeService(prisma: Prisma, settings: { ttlSeconds: n
     return { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime };
   }
 
-  /** The live challenge without counting an attempt (enrollment start). */
+  /** The live challenge without counting an attempt (enrollment start); an exhausted one is refused. */
   async function peek(token: string, purpose: ChallengePurpose): Promise<Challenge | null> {
     const row = await findLive(token, purpose);
-    return row ? { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime } : null;
+    if (!row) return null;
+    if (row.attempts >= settings.maxAttempts) throw new AppError("MFA_TOKEN_EXHAUSTED", { logReason: "challenge_attempts_exhausted" });
+    return { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime };
   }
 
   /** Single use: exactly one caller consumes a challenge. */
