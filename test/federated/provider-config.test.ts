@@ -98,7 +98,7 @@ t.test("the remote key set verifies, refetches an unknown kid only after the coo
   const provider = enabledProvider(await resolveProvider(remoteConfig(), { fetch: fetchStub }));
   const verifier = createAssertionVerifier(provider, clock);
 
-  t.same(await verifier.verify(await signAssertion(key, "subject-1", clock)), { subject: "subject-1" });
+  t.match(await verifier.verify(await signAssertion(key, "subject-1", clock)), { subject: "subject-1" });
   t.same(fetched, [JWKS_URL], "fetched once, from the configured URL");
   const stranger = await providerKey("ES256", "unknown-kid");
   for (let i = 0; i < 3; i++) {
