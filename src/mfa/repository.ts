@@ -75,6 +75,27 @@ export function createMfaRepository(prisma: Prisma) {
       });
     },
 
+    /**
+     * What the sign-in's next step depends on, in one round trip: a usable
+     * authenticator, unused recovery codes, and whether any company mandate
+     * reaches the person (the details are read only when that matters).
+     */
+    async signInState(userId: string): Promise<{ totp: boolean; recoveryCodes: number; mandated: boolean }> {
+      const rows = await prisma.$queryRaw<{ totp: boolean; recovery_codes: number; mandated: boolean }[]>`
+        SELECT
+          EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ${userId}::uuid AND status = 'active' AND disabled_at IS NULL) AS totp,
+          (SELECT count(*)::int FROM recovery_codes WHERE user_id = ${userId}::uuid AND used_at IS NULL) AS recovery_codes,
+          EXISTS (
+            SELECT 1 FROM memberships m JOIN companies c ON c.id = m.company_id
+              WHERE m.user_id = ${userId}::uuid AND c.mandatory_two_factor
+            UNION ALL
+            SELECT 1 FROM assignments a JOIN companies c ON c.id = a.client_id
+              WHERE a.user_id = ${userId}::uuid AND c.mandatory_two_factor
+          ) AS mandated`;
+      const row = rows[0]!;
+      return { totp: row.totp, recoveryCodes: Number(row.recovery_codes), mandated: row.mandated };
+    },
+
     unusedRecoveryCodes(userId: string) {
       return prisma.recoveryCode.findMany({ where: { userId, usedAt: null }, select: { id: true, codeHash: true } });
     },

@@ -60,19 +60,21 @@ export function createSecondStepService(deps: {
     return { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
   }
 
-  async function availableMethods(userId: string): Promise<SecondFactorMethod[]> {
-    const [factor, recoveryCodes] = await Promise.all([deps.checker.activeFactor(userId), deps.mfa.countUnusedRecoveryCodes(userId)]);
-    return [...(factor ? (["totp"] as const) : []), ...(recoveryCodes > 0 ? (["recovery_code"] as const) : [])];
+  type SignInState = Awaited<ReturnType<MfaRepository["signInState"]>>;
+
+  function methodsOf(state: SignInState): SecondFactorMethod[] {
+    return [...(state.totp ? (["totp"] as const) : []), ...(state.recoveryCodes > 0 ? (["recovery_code"] as const) : [])];
   }
 
-  async function usableDevice(success: FirstFactorSuccess, methods: SecondFactorMethod[]): Promise<string | null> {
-    if (!success.deviceToken || !methods.includes("totp")) return null;
-    const issuedAfter = await policy.devicesValidSince(success.userId);
+  async function usableDevice(success: FirstFactorSuccess, state: SignInState): Promise<string | null> {
+    if (!success.deviceToken || !state.totp) return null;
+    const issuedAfter = state.mandated ? await policy.devicesValidSince(success.userId) : undefined;
     return deps.devices.recognise(success.deviceToken, success.userId, { issuedAfter });
   }
 
   /** A person without a factor: a session, a session in the grace period, or enrollment first. */
-  async function withoutFactor(success: FirstFactorSuccess): Promise<LoginResult> {
+  async function withoutFactor(success: FirstFactorSuccess, mandated: boolean): Promise<LoginResult> {
+    if (!mandated) return authenticated(success.userId, success.amr, success.authTime);
     const { requiredBy, grace } = await policy.requirement(success.userId);
     if (requiredBy.length === 0) return authenticated(success.userId, success.amr, success.authTime);
     if (grace) {
@@ -86,9 +88,10 @@ export function createSecondStepService(deps: {
 
   /** The sign-in's next step after a correct first factor. */
   async function afterFirstFactor(success: FirstFactorSuccess, log: FastifyBaseLogger): Promise<LoginResult> {
-    const methods = await availableMethods(success.userId);
-    if (methods.length === 0) return withoutFactor(success);
-    const deviceId = await usableDevice(success, methods);
+    const state = await deps.mfa.signInState(success.userId);
+    const methods = methodsOf(state);
+    if (methods.length === 0) return withoutFactor(success, state.mandated);
+    const deviceId = await usableDevice(success, state);
     if (deviceId) {
       await deps.onEvent("trusted_device_used", success.userId, { deviceId });
       log.info({ event: "authn_login_success", userId: success.userId, deviceId }, "second step skipped for a trusted device");

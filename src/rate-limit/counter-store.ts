@@ -16,6 +16,8 @@ export interface CounterStore {
   hit(key: string, windowMs: number, now: Date): Promise<CounterState>;
   /** The live counter of `key`, or null when none is running. */
   peek(key: string, now: Date): Promise<CounterState | null>;
+  /** peek for several keys in one round trip. */
+  peekMany(keys: string[], now: Date): Promise<(CounterState | null)[]>;
   /** Holds `key` at least until `until` (used for waits that outlast the counting window). */
   holdUntil(key: string, until: Date, now: Date): Promise<void>;
   clear(key: string): Promise<void>;
@@ -38,6 +40,13 @@ export function postgresCounterStore(prisma: Prisma): CounterStore {
     async peek(key, now) {
       const row = await prisma.rateLimitCounter.findUnique({ where: { key } });
       return row && row.resetAt > now ? { count: row.count, resetAt: row.resetAt } : null;
+    },
+    async peekMany(keys, now) {
+      const rows = await prisma.rateLimitCounter.findMany({ where: { key: { in: keys } } });
+      return keys.map((key) => {
+        const row = rows.find((r) => r.key === key);
+        return row && row.resetAt > now ? { count: row.count, resetAt: row.resetAt } : null;
+      });
     },
     async holdUntil(key, until) {
       await prisma.rateLimitCounter.upsert({
@@ -71,6 +80,19 @@ export function redisCounterStore(redis: Redis, prefix = "rl:"): CounterStore {
       const [count, ttl] = await Promise.all([redis.get(prefix + key), redis.pttl(prefix + key)]);
       return count === null || ttl <= 0 ? null : { count: Number(count), resetAt: new Date(now.getTime() + ttl) };
     },
+    async peekMany(keys, now) {
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.get(prefix + key).pttl(prefix + key);
+      const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      });
+      return keys.map((_, i) => {
+        const count = replies[2 * i] as string | null;
+        const ttl = replies[2 * i + 1] as number;
+        return count === null || ttl <= 0 ? null : { count: Number(count), resetAt: new Date(now.getTime() + ttl) };
+      });
+    },
     async holdUntil(key, until, now) {
       const ms = Math.max(1, until.getTime() - now.getTime());
       await redis.set(prefix + key, "1", "PX", ms);
@@ -91,5 +113,7 @@ export function failClosed(store: CounterStore, onError: (error: unknown) => voi
       throw new AppError("UNAVAILABLE", { retryAfterSeconds: 5, logReason: "counter_store_failed" });
     }
   };
-  return { hit: guard(store.hit), peek: guard(store.peek), holdUntil: guard(store.holdUntil), clear: guard(store.clear) };
+  return {
+    hit: guard(store.hit), peek: guard(store.peek), peekMany: guard(store.peekMany), holdUntil: guard(store.holdUntil), clear: guard(store.clear),
+  };
 }

@@ -47,11 +47,15 @@ export function createSignInThrottle(store: CounterStore, settings: SignInThrott
       }
     },
 
-    /** Refuses while the account is inside a wait, before any password work is spent. */
-    async admitAccount(account: string) {
+    /**
+     * Refuses while the account is inside a wait, before any password work is
+     * spent. Says whether failures are on record, so a success clears them only then.
+     */
+    async admitAccount(account: string): Promise<{ hasFailures: boolean }> {
       const now = clock.now();
-      const wait = await store.peek(keys.wait(account), now);
+      const [wait, failures] = await store.peekMany([keys.wait(account), keys.failures(account)], now);
       if (wait) throw new AppError("RATE_LIMITED", { retryAfterSeconds: secondsUntil(wait.resetAt, now), logReason: "account_wait" });
+      return { hasFailures: failures !== null };
     },
 
     async recordFailure(account: string) {
@@ -62,8 +66,8 @@ export function createSignInThrottle(store: CounterStore, settings: SignInThrott
       return { failures: count, waitSeconds };
     },
 
-    async recordSuccess(account: string) {
-      await store.clear(keys.failures(account));
+    async recordSuccess(account: string, admission: { hasFailures: boolean } = { hasFailures: true }) {
+      if (admission.hasFailures) await store.clear(keys.failures(account));
     },
   };
 }

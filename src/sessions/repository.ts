@@ -1,5 +1,6 @@
 // Sessions are refresh-token families (RFC 9700 §4.14.2): every rotation adds a
 // token to the family, and presenting a spent one revokes the whole family.
+import { randomUUID } from "node:crypto";
 import type { Prisma } from "../db/database.ts";
 
 export interface SessionRecord {
@@ -16,19 +17,20 @@ const sessionFields = { id: true, userId: true, amr: true, authTime: true, lastU
 
 export function createSessionRepository(prisma: Prisma) {
   return {
-    async create(data: { userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string }) {
-      return prisma.session.create({
-        data: {
-          userId: data.userId,
-          amr: data.amr,
-          authTime: data.authTime,
-          createdAt: data.now,
-          lastUsedAt: data.now,
-          expiresAt: data.expiresAt,
-          refreshTokens: { create: { tokenHash: data.refreshTokenHash, createdAt: data.now } },
-        },
-        select: sessionFields,
-      });
+    /**
+     * The session and its first refresh token in one statement: sign-in is
+     * dominated by argon2, and every round trip beside it shows in throughput.
+     */
+    async create(data: { userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string }): Promise<SessionRecord> {
+      const id = randomUUID();
+      await prisma.$executeRaw`
+        WITH s AS (
+          INSERT INTO sessions (id, user_id, amr, auth_time, created_at, last_used_at, expires_at)
+          VALUES (${id}::uuid, ${data.userId}::uuid, ${data.amr}::text[], ${data.authTime}, ${data.now}, ${data.now}, ${data.expiresAt})
+          RETURNING id)
+        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+        SELECT ${randomUUID()}::uuid, s.id, ${data.refreshTokenHash}, ${data.now} FROM s`;
+      return { id, userId: data.userId, amr: data.amr, authTime: data.authTime, lastUsedAt: data.now, expiresAt: data.expiresAt, revokedAt: null };
     },
 
     findById(id: string): Promise<SessionRecord | null> {

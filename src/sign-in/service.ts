@@ -61,10 +61,10 @@ export function createSignInService(deps: SignInDeps) {
     const account = normalizeEmail(input.email);
     if ([...input.password.normalize("NFC")].length > deps.maxPasswordLength) throw new AppError("PASSWORD_TOO_LONG");
     await deps.throttle.admitAddress(clientAddress);
-    await deps.throttle.admitAccount(account);
+    const admission = await deps.throttle.admitAccount(account);
     const { user, ok } = await checkPassword(account, input.password);
     if (!user || !ok) return refuse(account, user?.id ?? null, log);
-    await deps.throttle.recordSuccess(account);
+    await deps.throttle.recordSuccess(account, admission);
     await rehashIfWeaker(user, input.password, log);
     log.info({ event: "authn_login_password_ok", userId: user.id }, "password accepted");
     return deps.nextStep({ userId: user.id, amr: ["pwd"], authTime: deps.clock.now(), deviceToken: input.deviceToken }, log);
