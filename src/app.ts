@@ -96,10 +96,17 @@ function createFastify(config: Config, logStream?: DestinationStream): App {
 function createCounterStore(config: Config, database: Database, app: App): CounterStore {
   const onError = (error: unknown) => app.log.error({ err: error }, "rate-limit store failed");
   if (!config.REDIS_URL) return failClosed(postgresCounterStore(database.prisma), onError);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+  // Commands wait for the first connection (a new instance must not refuse its
+  // first sign-ins), but never longer than a second: a dead Redis fails closed.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: 1_000, connectTimeout: 2_000 });
   redis.on("error", (error) => app.log.warn({ err: error }, "redis connection error"));
   app.addHook("onClose", async () => { redis.disconnect(); });
   return failClosed(redisCounterStore(redis), onError);
+}
+
+/** Probes and scrapes log only warnings, or less when LOG_LEVEL asks for less. */
+function quietLogLevel(level: Config["LOG_LEVEL"]): Config["LOG_LEVEL"] {
+  return ["error", "fatal", "silent"].includes(level) ? level : "warn";
 }
 
 function registerHttpConventions(app: App) {
@@ -141,7 +148,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const { prisma } = database;
   registerHttpConventions(app);
   await registerOpenApi(app, config.ISSUER);
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL));
   const requestContext = createRequestContext(app);
   const audit = createAuditLog(prisma, requestContext, clock);
   const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
@@ -256,5 +263,5 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     admitAddress: (ip) => throttle.admitAddress(ip),
     claimOnce: async (key, windowMs) => (await counters.hit(key, windowMs, clock.now())).count === 1,
   });
-  registerHealthRoutes(app, database.ping);
+  registerHealthRoutes(app, database.ping, quietLogLevel(config.LOG_LEVEL));
 }

@@ -1,3 +1,4 @@
+import type { LevelWithSilent } from "pino";
 import { Type } from "typebox";
 import type { App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
@@ -8,14 +9,14 @@ const HealthSchema = Type.Object(
   { additionalProperties: false, description: "No versions or internals (ASVS 13.4.5)" },
 );
 
-export function registerHealthRoutes(app: App, ping: () => Promise<void>) {
+export function registerHealthRoutes(app: App, ping: () => Promise<void>, logLevel: LevelWithSilent) {
   app.get("/health/live", {
-    logLevel: "warn",
+    logLevel,
     schema: { tags: ["Operations"], summary: "Liveness: the process answers", response: { 200: HealthSchema } },
   }, async () => ({ status: "ok" as const }));
 
   app.get("/health/ready", {
-    logLevel: "warn",
+    logLevel,
     schema: {
       tags: ["Operations"],
       summary: "Readiness: the database answers",
@@ -25,7 +26,9 @@ export function registerHealthRoutes(app: App, ping: () => Promise<void>) {
     try {
       await ping();
     } catch (error) {
-      request.log.warn({ err: error }, "readiness check failed");
+      // The error's name and code only: its message may name the database or carry SQL.
+      const { name, code } = error as { name?: string; code?: string };
+      request.log.warn({ errorName: name, errorCode: code }, "readiness check failed");
       throw new AppError("UNAVAILABLE", { retryAfterSeconds: 5 });
     }
     return { status: "ok" as const };

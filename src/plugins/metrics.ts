@@ -1,9 +1,10 @@
+import type { LevelWithSilent } from "pino";
 // Prometheus metrics from prom-client, in a registry owned by this app instance
 // (no global default registry, so tests can build several apps in one process).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { App } from "../http/app-type.ts";
 
-export function registerMetrics(app: App) {
+export function registerMetrics(app: App, logLevel: LevelWithSilent) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -34,7 +35,7 @@ export function registerMetrics(app: App) {
   });
 
   app.get("/metrics", {
-    logLevel: "warn",
+    logLevel,
     schema: {
       tags: ["Operations"],
       summary: "Prometheus metrics (text exposition format)",

@@ -54,7 +54,8 @@ export function registerProblemHandler(app: FastifyInstance) {
     if (appError.status >= 500 && appError.code === "INTERNAL") {
       request.log.error({ err: error }, "unhandled error");
     } else {
-      request.log.info({ code: appError.code, reason: appError.options.logReason }, "request refused");
+      // errorCode, not code: "code" is redacted everywhere as a possible one-time code.
+      request.log.info({ errorCode: appError.code, reason: appError.options.logReason }, "request refused");
     }
     return sendProblem(reply, request, appError, error.validation ? validationErrors(error) : undefined);
   });
