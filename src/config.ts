@@ -41,10 +41,10 @@ export const ConfigSchema = Type.Object({
   SESSION_ABSOLUTE_TIMEOUT_SECONDS: Int(86400, 300, 90 * 86400, "a session ends this long after sign-in whatever its use (NIST: 24 h at AAL2)"),
   PASSWORD_MIN_LENGTH: Int(12, 8, 64, "minimum password length in code points (NIST asks 15 where the password is the only factor)"),
   PASSWORD_MAX_LENGTH: Int(1024, 64, 4096, "maximum password length in code points"),
-  ARGON2_MEMORY_KIB: Int(19456, 19456, 1048576, "argon2id memory cost (OWASP minimum 19 MiB)"),
-  ARGON2_TIME_COST: Int(2, 2, 20, "argon2id iterations"),
+  ARGON2_MEMORY_KIB: Int(65536, 19456, 1048576, "argon2id memory cost in KiB (RFC 9106 §4: 64 MiB; OWASP minimum 19 MiB)"),
+  ARGON2_TIME_COST: Int(3, 1, 20, "argon2id iterations (RFC 9106 §4: 3 at 64 MiB; OWASP: 2 at 19 MiB)"),
   ARGON2_PARALLELISM: Int(1, 1, 16, "argon2id lanes"),
-  ARGON2_MAX_CONCURRENT: Int(0, 0, 256, "concurrent hash operations per instance; 0 means 2 x CPU cores"),
+  ARGON2_MAX_CONCURRENT: Int(0, 0, 256, "concurrent hash operations per instance (memory = this x ARGON2_MEMORY_KIB); 0 means one per CPU core, which leaves libuv threads free for signing"),
   LOGIN_RATE_PER_IP: Int(20, 1, 1_000_000, "sign-in requests per client address per minute"),
   LOGIN_FREE_FAILURES: Int(5, 1, 100, "consecutive password failures per account before waits begin"),
   LOGIN_MAX_WAIT_SECONDS: Int(900, 1, 86400, "cap of the doubling wait after password failures"),
@@ -80,12 +80,21 @@ export class ConfigError extends Error {
   }
 }
 
+type PropertySchema = { description?: string; anyOf?: { const?: unknown }[] };
+
+/** One line per variable; a choice of literals lists the allowed values. */
 function describeErrors(schema: TSchema, value: unknown): string[] {
-  return [...Value.Errors(schema, value)].map((e) => {
+  const properties = ConfigSchema.properties as Record<string, PropertySchema>;
+  const lines = new Map<string, string>();
+  for (const e of Value.Errors(schema, value)) {
     const name = e.instancePath.replace(/^\//, "") || "(root)";
-    const description = (ConfigSchema.properties as Record<string, { description?: string }>)[name]?.description;
-    return `${name}: ${e.message}${description ? ` (${description})` : ""}`;
-  });
+    if (lines.has(name)) continue;
+    const property = properties[name];
+    const choices = property?.anyOf?.every((a) => a.const !== undefined) ? property.anyOf.map((a) => String(a.const)) : null;
+    const message = choices ? `must be one of ${choices.join(", ")}` : e.message;
+    lines.set(name, `${name}: ${message}${property?.description ? ` (${property.description})` : ""}`);
+  }
+  return [...lines.values()];
 }
 
 /** Reads the environment once; unknown values get an actionable message, not a stack trace. */

@@ -38,7 +38,7 @@ const AuditPageSchema = Type.Object(
     events: Type.Array(AuditEventSchema, { description: "Newest first" }),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: "Pass as cursor for the next page; null at the end" }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "A page of security events" },
 );
 
 function toQuery(q: Static<typeof AuditQuerySchema>): AuditQuery {

@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { DiffTarget, MigrationList, SchemaFilter } from "@prisma/schema-engine-wasm";
 import { openSchemaEngine } from "./schema-engine.ts";
 
@@ -109,11 +109,36 @@ export async function applyMigrations(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   paths = defaultMigrationPaths,
 ): Promise<string[]> {
-  const engine = await openSchemaEngine(await readSchema(paths), adapterFactory);
+  const tracked = disposingFactory(adapterFactory);
+  const engine = await openSchemaEngine(await readSchema(paths), tracked.factory);
   try {
     const result = await engine.applyMigrations({ migrationsList: await readMigrationList(paths), filters: noFilters });
     return result.appliedMigrationNames;
   } finally {
     engine.free();
+    await tracked.disposeAll();
   }
+}
+
+/**
+ * The engine's connections outlive engine.free(); on PostgreSQL one of them
+ * holds Prisma's migration advisory lock until it idles out, stalling the next
+ * migrate (another instance starting) for seconds. We close what it opened.
+ */
+function disposingFactory(factory: SqlMigrationAwareDriverAdapterFactory) {
+  const opened: SqlDriverAdapter[] = [];
+  const track = async (connecting: Promise<SqlDriverAdapter>) => {
+    const adapter = await connecting;
+    opened.push(adapter);
+    return adapter;
+  };
+  return {
+    factory: {
+      provider: factory.provider,
+      adapterName: factory.adapterName,
+      connect: () => track(factory.connect()),
+      connectToShadowDb: () => track(factory.connectToShadowDb()),
+    } satisfies SqlMigrationAwareDriverAdapterFactory,
+    disposeAll: () => Promise.all(opened.map((adapter) => adapter.dispose())),
+  };
 }

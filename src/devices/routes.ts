@@ -19,7 +19,7 @@ const DeviceSchema = Type.Object(
 
 const DeviceListSchema = Type.Object(
   { devices: Type.Array(DeviceSchema, { description: "Active trusted devices, newest first" }) },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "The person's trusted devices" },
 );
 
 export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: DeviceService; emit: EmitEvent }) {

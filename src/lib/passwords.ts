@@ -43,9 +43,17 @@ export interface HasherOptions {
   maxQueue?: number;
 }
 
+/**
+ * One hash per core by default: argon2 with p=1 keeps one core busy per hash,
+ * and libuv's 4-thread pool keeps threads free for JWT signing (jose uses it too).
+ */
+export function defaultHashConcurrency(): number {
+  return availableParallelism();
+}
+
 export function createPasswordHasher(params: Argon2Params, options: HasherOptions = {}): PasswordHasher {
   // Each running hash holds memoryCost KiB, so concurrency bounds memory (ASVS 5.0 15.2.2, checklist AV-01).
-  const limit = createFifoLimiter(options.maxConcurrent ?? 2 * availableParallelism(), options.maxQueue ?? 64);
+  const limit = createFifoLimiter(options.maxConcurrent ?? defaultHashConcurrency(), options.maxQueue ?? 64);
   let dummyHash: Promise<string> | undefined;
 
   const hash = (password: string) => limit(() => hashNormalized(normalize(password), params));

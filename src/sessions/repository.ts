@@ -13,6 +13,24 @@ export interface SessionRecord {
   revokedAt: Date | null;
 }
 
+interface SessionRow {
+  id: string;
+  user_id: string;
+  amr: string[];
+  auth_time: Date;
+  last_used_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  spent_now: number;
+}
+
+function toSession(row: SessionRow): SessionRecord {
+  return {
+    id: row.id, userId: row.user_id, amr: row.amr, authTime: new Date(row.auth_time), lastUsedAt: new Date(row.last_used_at),
+    expiresAt: new Date(row.expires_at), revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+  };
+}
+
 const sessionFields = { id: true, userId: true, amr: true, authTime: true, lastUsedAt: true, expiresAt: true, revokedAt: true } as const;
 
 export function createSessionRepository(prisma: Prisma) {
@@ -44,17 +62,30 @@ export function createSessionRepository(prisma: Prisma) {
       });
     },
 
-    /** Spends a token exactly once: false when another request spent it first. */
-    async spendRefreshToken(id: string, now: Date): Promise<boolean> {
-      const { count } = await prisma.refreshToken.updateMany({ where: { id, spentAt: null }, data: { spentAt: now } });
-      return count === 1;
+    /**
+     * Spends a refresh token and reads its session in one statement. Of
+     * concurrent spends exactly one sees `spentNow` (the row lock re-checks
+     * `spent_at IS NULL`); the others, like any later one, are reuse.
+     */
+    async spendRefreshToken(tokenHash: string, now: Date): Promise<{ session: SessionRecord; spentNow: boolean } | null> {
+      const rows = await prisma.$queryRaw<SessionRow[]>`
+        WITH t AS (SELECT id, session_id FROM refresh_tokens WHERE token_hash = ${tokenHash}),
+        spent AS (
+          UPDATE refresh_tokens r SET spent_at = ${now} FROM t
+          WHERE r.id = t.id AND r.spent_at IS NULL RETURNING r.id)
+        SELECT s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at,
+               (SELECT count(*) FROM spent)::int AS spent_now
+        FROM t JOIN sessions s ON s.id = t.session_id`;
+      const row = rows[0];
+      return row ? { session: toSession(row), spentNow: Number(row.spent_now) === 1 } : null;
     },
 
+    /** The next refresh token of the family, and the session's last use, in one statement. */
     async addRefreshToken(sessionId: string, tokenHash: string, now: Date) {
-      await prisma.$transaction([
-        prisma.refreshToken.create({ data: { sessionId, tokenHash, createdAt: now } }),
-        prisma.session.update({ where: { id: sessionId }, data: { lastUsedAt: now } }),
-      ]);
+      await prisma.$executeRaw`
+        WITH touched AS (UPDATE sessions SET last_used_at = ${now} WHERE id = ${sessionId}::uuid RETURNING id)
+        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+        SELECT ${randomUUID()}::uuid, touched.id, ${tokenHash}, ${now} FROM touched`;
     },
 
     async revoke(id: string, reason: string, now: Date) {

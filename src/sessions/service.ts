@@ -1,5 +1,6 @@
 // Sessions: issuing token pairs, rotating refresh tokens, revocation, and the
 // revocation-aware check behind every access token (checklist SJ-05..SJ-09).
+import type { JWTPayload } from "jose";
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
@@ -20,6 +21,12 @@ export interface TokenPair {
 
 export interface Principal extends AccessClaims {
   expiresAt: Date;
+}
+
+/** A verified access token whose session is live. */
+export interface AuthenticatedToken {
+  principal: Principal;
+  payload: JWTPayload;
 }
 
 export function createSessionService(deps: {
@@ -59,10 +66,10 @@ export function createSessionService(deps: {
 
   async function refresh(refreshToken: string): Promise<TokenPair> {
     const now = clock.now();
-    const found = await sessions.findRefreshToken(sha256(refreshToken));
+    const found = await sessions.spendRefreshToken(sha256(refreshToken), now);
     if (!found) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "unknown" });
     const { session } = found;
-    if (found.spentAt || !(await sessions.spendRefreshToken(found.id, now))) {
+    if (!found.spentNow) {
       // A spent token presented again means a copy exists: end the family (RFC 9700 §4.14.2).
       await sessions.revoke(session.id, "refresh_token_reuse", now);
       throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "reuse_detected" });
@@ -78,12 +85,17 @@ export function createSessionService(deps: {
   }
 
   /** Verifies an access token and that its session has not been ended (SJ-07). */
-  async function authenticate(token: string): Promise<Principal | null> {
+  async function verifyAccessToken(token: string): Promise<AuthenticatedToken | null> {
     const claims = await accessTokens.read(token);
     if (!claims) return null;
     const session = await sessions.findById(claims.sessionId);
     if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
-    return { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
+    const principal = { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
+    return { principal, payload: claims.payload };
+  }
+
+  async function authenticate(token: string): Promise<Principal | null> {
+    return (await verifyAccessToken(token))?.principal ?? null;
   }
 
   return {
@@ -91,11 +103,7 @@ export function createSessionService(deps: {
     refresh,
     authenticate,
     /** The claims of an access token with its session checked, for introspection. */
-    introspectAccessToken: async (token: string) => {
-      const principal = await authenticate(token);
-      const claims = principal ? await accessTokens.read(token) : null;
-      return principal && claims ? { principal, payload: claims.payload } : null;
-    },
+    introspectAccessToken: verifyAccessToken,
     logout: (sessionId: string) => sessions.revoke(sessionId, "logout", clock.now()),
     revokeAllForUser: (userId: string, reason: string, exceptSessionId?: string) =>
       sessions.revokeAllForUser(userId, reason, clock.now(), exceptSessionId),

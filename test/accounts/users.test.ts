@@ -73,14 +73,14 @@ t.test("the password policy refuses with a reason code and creates nothing", asy
   t.equal((await postUser({ email: uniqueEmail("phrase"), password: "my password is a long sentence", name })).statusCode, 201, "containing a common word is fine");
 });
 
-t.test("passwords are stored as argon2id (m=19456, t=2, p=1) with a per-user salt", async (t) => {
+t.test("passwords are stored as argon2id at the configured parameters (default m=65536, t=3, p=1) with a per-user salt", async (t) => {
   const [a, b] = [uniqueEmail("hash-a"), uniqueEmail("hash-b")];
   t.equal((await postUser({ email: a, password: TEST_PASSWORD, name: "A" })).statusCode, 201);
   t.equal((await postUser({ email: b, password: TEST_PASSWORD, name: "B" })).statusCode, 201);
   const rows = await app.database.prisma.user.findMany({ where: { email: { in: [a, b] } }, select: { passwordHash: true } });
   t.equal(rows.length, 2);
   for (const { passwordHash } of rows) {
-    t.match(passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22,}\$[A-Za-z0-9+/]{43,}$/);
+    t.match(passwordHash, /^\$argon2id\$v=19\$m=65536,t=3,p=1\$[A-Za-z0-9+/]{22,}\$[A-Za-z0-9+/]{43,}$/);
     t.notOk(passwordHash.includes(TEST_PASSWORD));
   }
   t.not(rows[0]!.passwordHash, rows[1]!.passwordHash, "same password, different hashes");

@@ -231,8 +231,8 @@ t.test("a password longer than 1,024 code points is refused with 400 before any 
 
 t.test("sign-in rehashes a password stored under weaker argon2 parameters, and the password keeps working", async (t) => {
   const database = await sharedDatabase(t);
-  const before = await startApp(t, { database, config: { ARGON2_TIME_COST: 2 } });
-  const after = await startApp(t, { database, config: { ARGON2_TIME_COST: 3 } });
+  const before = await startApp(t, { database, config: { ARGON2_MEMORY_KIB: 19456, ARGON2_TIME_COST: 2 } });
+  const after = await startApp(t, { database, config: { ARGON2_MEMORY_KIB: 19456, ARGON2_TIME_COST: 3 } });
   const user = await createUser(before, uniqueEmail("rehash"));
   const storedHash = async () =>
     (await database.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } })).passwordHash;
