@@ -10,30 +10,20 @@ import { apiKeySecurity, type App } from "../http/app-type.ts";
 import { problemResponses } from "../http/problem.ts";
 import type { Config } from "../config.ts";
 import type { Prisma } from "../db/database.ts";
-import type { Clock } from "../lib/clock.ts";
 import type { Guards } from "../plugins/guards.ts";
-import type { EmitEvent } from "../audit/events.ts";
-import type { FirstFactorSuccess } from "../sign-in/service.ts";
 import { LoginResultSchema, type LoginResult } from "../sign-in/schemas.ts";
 import { createAssertionVerifier } from "./assertion.ts";
 import { resolveProvider, type ProviderResolution } from "./provider.ts";
 import { createExternalIdentityRepository } from "./repository.ts";
-import { createFederatedService } from "./service.ts";
+import { createFederatedService, type FederatedServiceDeps } from "./service.ts";
 import { FederatedSignInBodySchema, LinkExternalIdentityBodySchema, UserIdParams } from "./schemas.ts";
 
-export interface FederatedDeps {
-  /** The per-address sign-in limit shared with password sign-in. */
-  admitAddress: (ip: string) => Promise<void>;
-  claimOnce: (key: string, windowMs: number) => Promise<boolean>;
+export interface FederatedDeps extends Pick<FederatedServiceDeps, "clock" | "emit" | "afterFirstFactor" | "startSession" | "claimOnce"> {
   config: Config;
   prisma: Prisma;
-  clock: Clock;
   guards: Guards;
-  emit: EmitEvent;
-  /** The sign-in's next step for a first factor (second step, enrollment or session). */
-  afterFirstFactor: (success: FirstFactorSuccess, log: FastifyBaseLogger) => Promise<LoginResult>;
-  /** A session straight away, for a provider that is multi-factor by itself. */
-  startSession: (userId: string, amr: string[], authTime: Date) => Promise<LoginResult>;
+  /** The per-address sign-in limit shared with password sign-in. */
+  admitAddress: (ip: string) => Promise<void>;
 }
 
 const noContent = { 204: Type.Null({ description: "Done" }) };

@@ -5,12 +5,12 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import type { App } from "../../src/http/app-type.ts";
-import type { Clock } from "../../src/lib/clock.ts";
+import type { manualClock } from "../../src/lib/clock.ts";
 import { createClientService, type Scope } from "../../src/clients/service.ts";
 import { bearer, createUser, login, TEST_PASSWORD } from "./app.ts";
 import { totpAt, verify } from "./mfa.ts";
 
-export type ManualClock = Clock & { set(d: Date): void; advance(ms: number): void };
+export type ManualClock = ReturnType<typeof manualClock>;
 export type Kind = "company" | "accounting_office";
 export type Via = "membership" | "assignment";
 
