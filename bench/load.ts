@@ -9,21 +9,28 @@ export interface LoadSpec {
   method: "GET" | "POST";
   path: string;
   headers?: Record<string, string>;
-  next?: () => { body?: string; headers?: Record<string, string> };
+  /**
+   * Builds the next request, just before it is written. `context` is autocannon's per-connection
+   * object: with pipelining 1 the same object reaches `onResponse` for this request's answer
+   * (it is reset only when the next request is built), so it can carry what this request used.
+   */
+  next?: (context: Record<string, unknown>) => { body?: string; headers?: Record<string, string> };
   /** A 200 whose body fails this check counts as a bad response. */
   check?: (body: string) => boolean;
-  /** Sees every response (e.g. to collect the next refresh token of a chain). */
-  onResponse?: (status: number, body: string) => void;
+  /** Sees every response (e.g. to collect the next refresh token of a chain). Not called for socket errors or timeouts. */
+  onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
 }
 
 const MAX_SAMPLES = 3;
+/** autocannon's per-request timeout: an answer that takes longer is counted as a timeout. */
+export const REQUEST_TIMEOUT_SECONDS = 10;
 
 function requestsFor(spec: LoadSpec, tally: { badBodies: number; samples: string[] }): Request[] {
   const base = { method: spec.method, path: spec.path, headers: { ...spec.headers } };
   const request: Request = {
     ...base,
-    onResponse(status, body) {
-      spec.onResponse?.(status, body);
+    onResponse(status, body, context) {
+      spec.onResponse?.(status, body, context);
       const bad = status !== 200 || (spec.check ? !spec.check(body) : false);
       if (!bad) return;
       if (status === 200) tally.badBodies++;
@@ -32,8 +39,8 @@ function requestsFor(spec: LoadSpec, tally: { badBodies: number; samples: string
   };
   const { next } = spec;
   if (next) {
-    request.setupRequest = (req) => {
-      const varied = next();
+    request.setupRequest = (req, context) => {
+      const varied = next(context);
       return { ...req, headers: { ...req.headers, ...varied.headers }, ...(varied.body !== undefined ? { body: varied.body } : {}) };
     };
   }
@@ -62,7 +69,7 @@ function summarize(result: Result, tally: { badBodies: number; samples: string[]
 
 /** Warm-up (not counted, but its failures are reported) then the measured run. */
 export async function runLoad(ctx: BenchContext, spec: LoadSpec) {
-  const options = { url: ctx.baseUrl, connections: spec.connections, timeout: 10, pipelining: 1 };
+  const options = { url: ctx.baseUrl, connections: spec.connections, timeout: REQUEST_TIMEOUT_SECONDS, pipelining: 1 };
   const warmTally = { badBodies: 0, samples: [] as string[] };
   const warm = ctx.options.warmupSeconds > 0
     ? summarize(await autocannon({ ...options, duration: ctx.options.warmupSeconds, requests: requestsFor(spec, warmTally) }), warmTally)
