@@ -151,6 +151,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL));
   const requestContext = createRequestContext(app);
   const audit = createAuditLog(prisma, requestContext, clock);
+  app.addHook("onSend", async () => audit.flush());
   const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
     ? createWebhookNotifier({ url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS }, app.log)
     : silentNotifier;
@@ -250,7 +251,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     guards,
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, throttle, userExists });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, {
     guards, companies, repository: companyRepository, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS, now: () => clock.now(),

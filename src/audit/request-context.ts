@@ -14,9 +14,13 @@ export interface RequestContext {
   clientAddress: string | null;
   userAgent: string | null;
   actor(): Actor;
+  /** Audit rows of this request, written together before its response leaves (null outside a request). */
+  pendingAudit: unknown[] | null;
 }
 
-const systemContext: RequestContext = { requestId: null, clientAddress: null, userAgent: null, actor: () => ({ type: "system", id: null }) };
+const systemContext = (): RequestContext => ({
+  requestId: null, clientAddress: null, userAgent: null, actor: () => ({ type: "system", id: null }), pendingAudit: null,
+});
 
 function actorOf(request: FastifyRequest): Actor {
   if (request.principal) return { type: "user", id: request.principal.userId };
@@ -35,11 +39,12 @@ export function createRequestContext(app: App) {
         userAgent: typeof userAgent === "string" ? userAgent.slice(0, 300) : null,
         // Read lazily: guards identify the caller after this hook ran.
         actor: () => actorOf(request),
+        pendingAudit: [],
       },
       done,
     );
   });
-  return { current: (): RequestContext => storage.getStore() ?? systemContext };
+  return { current: (): RequestContext => storage.getStore() ?? systemContext() };
 }
 
 export type RequestContextReader = ReturnType<typeof createRequestContext>;

@@ -21,6 +21,19 @@ export interface AuditQuery {
   cursor?: string;
 }
 
+interface AuditRow {
+  occurredAt: Date;
+  type: string;
+  actorType: string;
+  actorId: string | null;
+  subjectUserId: string | null;
+  companyId: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  details: object;
+}
+
 const OFFICE_RELATION_EVENTS = ["client_added", "client_removed", "assignment_added", "assignment_removed"];
 
 const eventFields = {
@@ -38,23 +51,34 @@ function decodeCursor(cursor: string | undefined): { occurredAt: Date; id: strin
 const encodeCursor = (e: { occurredAt: Date; id: string }) => Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`).toString("base64url");
 
 export function createAuditLog(prisma: Prisma, context: RequestContextReader, clock: Clock) {
+  /**
+   * Within a request the row joins the request's batch, written in one insert
+   * before the response leaves (flush, from the onSend hook); outside one it is
+   * written at once. Either way it is stored before anyone hears of the outcome.
+   */
   async function record(event: AuditEventInput) {
     const ctx = context.current();
     const actor = ctx.actor();
-    await prisma.auditEvent.create({
-      data: {
-        occurredAt: clock.now(),
-        type: event.type,
-        actorType: actor.type,
-        actorId: actor.id,
-        subjectUserId: event.subjectUserId ?? null,
-        companyId: event.companyId ?? null,
-        clientAddress: ctx.clientAddress,
-        userAgent: ctx.userAgent,
-        requestId: ctx.requestId,
-        details: (event.details ?? {}) as object,
-      },
-    });
+    const row: AuditRow = {
+      occurredAt: clock.now(),
+      type: event.type,
+      actorType: actor.type,
+      actorId: actor.id,
+      subjectUserId: event.subjectUserId ?? null,
+      companyId: event.companyId ?? null,
+      clientAddress: ctx.clientAddress,
+      userAgent: ctx.userAgent,
+      requestId: ctx.requestId,
+      details: (event.details ?? {}) as object,
+    };
+    if (ctx.pendingAudit) ctx.pendingAudit.push(row);
+    else await prisma.auditEvent.createMany({ data: [row] });
+  }
+
+  async function flush() {
+    const pending = context.current().pendingAudit;
+    if (!pending?.length) return;
+    await prisma.auditEvent.createMany({ data: pending.splice(0) as AuditRow[] });
   }
 
   /** Newest first, keyset-paged (stable under concurrent appends). */
@@ -79,6 +103,7 @@ export function createAuditLog(prisma: Prisma, context: RequestContextReader, cl
 
   return {
     record,
+    flush,
     listForUser: (userId: string, query: AuditQuery) => list({ subjectUserId: userId }, query),
     /**
      * A company's own events, its members' personal events (sign-ins, factors:

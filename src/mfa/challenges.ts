@@ -33,16 +33,21 @@ export function createChallengeService(prisma: Prisma, settings: { ttlSeconds: n
     return row;
   }
 
-  /** The live challenge, after counting this attempt against its cap. */
+  /**
+   * The live challenge, after counting this attempt against its cap: one
+   * conditional update on the way that succeeds; the refusal path looks again
+   * to tell an exhausted token from a dead one.
+   */
   async function attempt(token: string, purpose: ChallengePurpose): Promise<Challenge> {
-    const row = await findLive(token, purpose);
-    if (!row) throw new AppError(purpose === "mfa" ? "INVALID_MFA_TOKEN" : "UNAUTHENTICATED", { logReason: "challenge_not_live" });
-    const { count } = await prisma.authChallenge.updateMany({
-      where: { id: row.id, consumedAt: null, attempts: { lt: settings.maxAttempts } },
-      data: { attempts: { increment: 1 } },
-    });
-    if (count !== 1) throw new AppError("MFA_TOKEN_EXHAUSTED", { logReason: "challenge_attempts_exhausted" });
-    return { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime };
+    const rows = await prisma.$queryRaw<{ id: string; user_id: string; amr: string[]; auth_time: Date }[]>`
+      UPDATE auth_challenges SET attempts = attempts + 1
+      WHERE token_hash = ${sha256(token)} AND purpose = ${purpose} AND consumed_at IS NULL
+        AND expires_at > ${clock.now()} AND attempts < ${settings.maxAttempts}
+      RETURNING id, user_id, amr, auth_time`;
+    const row = rows[0];
+    if (row) return { id: row.id, userId: row.user_id, purpose, amr: row.amr, authTime: new Date(row.auth_time) };
+    if (await findLive(token, purpose)) throw new AppError("MFA_TOKEN_EXHAUSTED", { logReason: "challenge_attempts_exhausted" });
+    throw new AppError(purpose === "mfa" ? "INVALID_MFA_TOKEN" : "UNAUTHENTICATED", { logReason: "challenge_not_live" });
   }
 
   /** The live challenge without counting an attempt (enrollment start); an exhausted one is refused. */

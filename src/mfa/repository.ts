@@ -27,6 +27,31 @@ function toFactor(row: FactorRow | null): TotpFactorRecord | null {
   return { ...(row as unknown as TotpFactorRecord), lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep) };
 }
 
+interface TotpStateRow {
+  mfa_failures: number;
+  mfa_blocked_until: Date | null;
+  id: string | null;
+  status: string;
+  secret_ciphertext: string;
+  encryption_key_id: string;
+  last_used_step: bigint | number | null;
+  confirmed_at: Date | null;
+  disabled_at: Date | null;
+}
+
+function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
+  return {
+    id: row.id!,
+    userId,
+    status: "active",
+    secretCiphertext: row.secret_ciphertext,
+    encryptionKeyId: row.encryption_key_id,
+    lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step),
+    confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null,
+    disabledAt: row.disabled_at ? new Date(row.disabled_at) : null,
+  };
+}
+
 export function createMfaRepository(prisma: Prisma) {
   return {
     async findFactor(userId: string, status: "pending" | "active"): Promise<TotpFactorRecord | null> {
@@ -132,6 +157,22 @@ export function createMfaRepository(prisma: Prisma) {
       ]);
     },
 
+    /** The failure state and the active factor in one round trip: what every TOTP check starts with. */
+    async totpState(userId: string): Promise<{ failures: number; blockedUntil: Date | null; factor: TotpFactorRecord | null } | null> {
+      const rows = await prisma.$queryRaw<TotpStateRow[]>`
+        SELECT u.mfa_failures, u.mfa_blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
+               f.last_used_step, f.confirmed_at, f.disabled_at
+        FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
+        WHERE u.id = ${userId}::uuid`;
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        failures: Number(row.mfa_failures),
+        blockedUntil: row.mfa_blocked_until ? new Date(row.mfa_blocked_until) : null,
+        factor: row.id ? toFactorFromRow(userId, row) : null,
+      };
+    },
+
     async failureState(userId: string) {
       return prisma.user.findUnique({ where: { id: userId }, select: { mfaFailures: true, mfaBlockedUntil: true } });
     },
@@ -151,7 +192,7 @@ export function createMfaRepository(prisma: Prisma) {
     },
 
     async clearFailures(userId: string) {
-      await prisma.user.update({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
+      await prisma.user.updateMany({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
     },
   };
 }

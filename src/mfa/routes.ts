@@ -4,7 +4,6 @@ import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import { principalOf, type Guards } from "../plugins/guards.ts";
-import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { SecondStepService } from "./second-step.ts";
 import type { SecurityStateReader } from "./security-state.ts";
@@ -25,7 +24,6 @@ export function registerMfaRoutes(app: App, deps: {
   enrollment: EnrollmentService;
   secondStep: SecondStepService;
   securityState: SecurityStateReader;
-  throttle: SignInThrottle;
   userExists: (id: string) => Promise<boolean>;
 }) {
   const { guards, enrollment, secondStep } = deps;
@@ -99,10 +97,10 @@ export function registerMfaRoutes(app: App, deps: {
       body: VerifyBodySchema,
       response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 413, 415, 429, 503) },
     },
-  }, async (request) => {
-    await deps.throttle.admitAddress(request.ip);
-    return secondStep.verify(request.body, request.log);
-  });
+    // No per-address limit here: every MFA token needs a password sign-in (which
+    // is limited per address and per account) and allows 5 attempts, and the
+    // person's consecutive failures are capped across all tokens.
+  }, async (request) => secondStep.verify(request.body, request.log));
 
   app.post("/v1/auth/step-up", {
     preHandler: guards.user,

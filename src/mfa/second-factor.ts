@@ -60,13 +60,24 @@ export function createSecondFactorChecker(deps: {
   const { mfa, settings, clock } = deps;
   const emit = deps.onEvent;
 
-  async function assertNotWaiting(userId: string) {
-    const state = await mfa.failureState(userId);
+  function assertNotBlocked(blockedUntil: Date | null | undefined) {
     const now = clock.now();
-    if (state?.mfaBlockedUntil && state.mfaBlockedUntil > now) {
-      const seconds = Math.ceil((state.mfaBlockedUntil.getTime() - now.getTime()) / 1000);
+    if (blockedUntil && blockedUntil > now) {
+      const seconds = Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000);
       throw new AppError("RATE_LIMITED", { retryAfterSeconds: seconds, logReason: "second_factor_wait" });
     }
+  }
+
+  /** Refuses inside a wait; returns the consecutive failures on record. */
+  async function assertNotWaiting(userId: string): Promise<number> {
+    const state = await mfa.failureState(userId);
+    assertNotBlocked(state?.mfaBlockedUntil);
+    return state?.mfaFailures ?? 0;
+  }
+
+  /** A success resets the count; the write is skipped when there is nothing to reset. */
+  async function resetFailures(userId: string, failures: number) {
+    if (failures > 0) await mfa.clearFailures(userId);
   }
 
   async function recordFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<never> {
@@ -90,8 +101,9 @@ export function createSecondFactorChecker(deps: {
 
   /** Verifies a TOTP code and burns its time step; throws INVALID_CODE otherwise. */
   async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<void> {
-    await assertNotWaiting(userId);
-    const factor = await activeFactor(userId);
+    const state = await mfa.totpState(userId);
+    assertNotBlocked(state?.blockedUntil);
+    const factor = state?.factor && !state.factor.disabledAt ? state.factor : null;
     if (!factor) return recordFailure(userId, "totp_not_active", log);
     const secret = openSeed(deps.secretBox, factor, log);
     if (secret === null) throw new AppError("INVALID_CODE", { logReason: "totp_seed_unreadable" });
@@ -99,18 +111,18 @@ export function createSecondFactorChecker(deps: {
     if (!result.valid) return recordFailure(userId, `totp_${result.reason}`, log);
     // Another request may have accepted this step in between: the conditional update decides.
     if (!(await mfa.burnStep(factor.id, result.step))) return recordFailure(userId, "totp_replay", log);
-    await mfa.clearFailures(userId);
+    await resetFailures(userId, state!.failures);
   }
 
   /** Verifies and spends a recovery code; throws INVALID_CODE otherwise. */
   async function checkRecoveryCode(userId: string, input: string, log: FastifyBaseLogger): Promise<void> {
-    await assertNotWaiting(userId);
+    const failures = await assertNotWaiting(userId);
     const secret = normalizeRecoveryCode(input);
     if (!secret) return recordFailure(userId, "recovery_code_malformed", log);
     for (const candidate of await mfa.unusedRecoveryCodes(userId)) {
       if (!(await deps.hasher.verify(candidate.codeHash, secret))) continue;
       if (!(await mfa.spendRecoveryCode(candidate.id, clock.now()))) return recordFailure(userId, "recovery_code_replay", log);
-      await mfa.clearFailures(userId);
+      await resetFailures(userId, failures);
       await emit("recovery_code_used", userId);
       return;
     }
