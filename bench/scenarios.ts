@@ -10,6 +10,24 @@ import { checkDeviceTokens, reconcileMfa, SecondStepQueue, seedMfaUsers, trustDe
 import { createUsers, loginAll, type TokenPair } from "./seed.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
+
+/**
+ * POST /v1/auth/login round-robin over the given bodies; only an
+ * `authenticated` answer counts. With bodies ≥ 2 × connections no account is
+ * signed in twice at once, and correct passwords never touch the failure throttle.
+ */
+function signInLoad(ctx: BenchContext, connections: number, logins: Record<string, string>[]) {
+  const bodies = logins.map((login) => JSON.stringify(login));
+  let i = 0;
+  return runLoad(ctx, {
+    connections,
+    method: "POST",
+    path: "/v1/auth/login",
+    headers: JSON_HEADERS,
+    next: () => ({ body: bodies[i++ % bodies.length]! }),
+    check: (body) => body.includes('"status":"authenticated"'),
+  });
+}
 /** Hard cap on in-process loop iterations, beside the time limit. */
 const MAX_ITERATIONS = 5_000_000;
 
@@ -94,18 +112,7 @@ export function login(connections: number): Scenario {
     kind: "http",
     concurrency: connections,
     async run(ctx) {
-      // Round-robin over all users: with users ≥ 2 × connections no account is ever signed in
-      // twice at once, and correct passwords never touch the per-account failure throttle.
-      const bodies = ctx.users.map((u) => JSON.stringify({ email: u.email, password: u.password }));
-      let i = 0;
-      const load = await runLoad(ctx, {
-        connections,
-        method: "POST",
-        path: "/v1/auth/login",
-        headers: JSON_HEADERS,
-        next: () => ({ body: bodies[i++ % bodies.length]! }),
-        check: (body) => body.includes('"status":"authenticated"'),
-      });
+      const load = await signInLoad(ctx, connections, ctx.users.map((u) => ({ email: u.email, password: u.password })));
       return { name: this.name, title: this.title, kind: this.kind, concurrency: connections, ...load, notes: [] };
     },
   };
@@ -383,16 +390,7 @@ export function deviceLogin(connections: number): Scenario {
       ctx.log(`${this.name}: ${devices.length} users with TOTP and a trusted device over HTTP in ${seeded.seconds.toFixed(1)} s`);
     },
     async run(ctx) {
-      const bodies = devices.map((d) => JSON.stringify({ email: d.email, password: d.password, deviceToken: d.deviceToken }));
-      let i = 0;
-      const load = await runLoad(ctx, {
-        connections,
-        method: "POST",
-        path: "/v1/auth/login",
-        headers: JSON_HEADERS,
-        next: () => ({ body: bodies[i++ % bodies.length]! }),
-        check: (body) => body.includes('"status":"authenticated"'),
-      });
+      const load = await signInLoad(ctx, connections, devices.map((d) => ({ email: d.email, password: d.password, deviceToken: d.deviceToken })));
       const notes = [
         `${seeded.users} users, round-robin, each set up over HTTP before the run in ${seeded.seconds.toFixed(1)} s (not measured): created, signed in, authenticator set up and confirmed, signed in again (mfa_required), second step with rememberDevice; every device token checked against the run's device signing key`,
         "an answer other than `authenticated` (e.g. mfa_required) counts as failed",

@@ -2,7 +2,8 @@
 // company, client address, user agent and request id (ASVS 16.2.1, 16.3.x).
 // Callers pass only non-secret details; nothing here ever receives a code,
 // token or password.
-import type { Prisma } from "../db/database.ts";
+import type { Prisma as PrismaDb } from "../db/database.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { RequestContextReader } from "./request-context.ts";
 
@@ -21,18 +22,7 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-interface AuditRow {
-  occurredAt: Date;
-  type: string;
-  actorType: string;
-  actorId: string | null;
-  subjectUserId: string | null;
-  companyId: string | null;
-  clientAddress: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  details: object;
-}
+type AuditRow = Prisma.AuditEventCreateManyInput;
 
 const OFFICE_RELATION_EVENTS = ["client_added", "client_removed", "assignment_added", "assignment_removed"];
 
@@ -50,7 +40,7 @@ function decodeCursor(cursor: string | undefined): { occurredAt: Date; id: strin
 
 const encodeCursor = (e: { occurredAt: Date; id: string }) => Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`).toString("base64url");
 
-export function createAuditLog(prisma: Prisma, context: RequestContextReader, clock: Clock) {
+export function createAuditLog(prisma: PrismaDb, context: RequestContextReader, clock: Clock) {
   /**
    * Within a request the row joins the request's batch, written in one insert
    * before the response leaves (flush, from the onSend hook); outside one it is
@@ -69,7 +59,7 @@ export function createAuditLog(prisma: Prisma, context: RequestContextReader, cl
       clientAddress: ctx.clientAddress,
       userAgent: ctx.userAgent,
       requestId: ctx.requestId,
-      details: (event.details ?? {}) as object,
+      details: (event.details ?? {}) as Prisma.InputJsonObject,
     };
     if (ctx.pendingAudit) ctx.pendingAudit.push(row);
     else await prisma.auditEvent.createMany({ data: [row] });

@@ -7,6 +7,7 @@
 // role) needs a separate database role, which the service does not set up.
 import t, { type Test } from "tap";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import type { AuditEvent } from "../../src/generated/prisma/client.ts";
 import { manualClock } from "../../src/lib/clock.ts";
 import { bearer, login, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { totpAt, verify } from "../helpers/mfa.ts";
@@ -19,19 +20,8 @@ const ADDRESS = "203.0.113.9";
 const MINUTE = 60_000;
 const clock = manualClock(new Date("2026-11-28T10:00:05Z"));
 
-interface Row {
-  id: string;
-  occurredAt: Date;
-  type: string;
-  actorType: string;
-  actorId: string | null;
-  subjectUserId: string | null;
-  companyId: string | null;
-  clientAddress: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  details: unknown;
-}
+/** Rows as the database holds them: the generated model type. */
+type Row = AuditEvent;
 
 interface ApiEvent extends Omit<Row, "occurredAt"> {
   occurredAt: string;
