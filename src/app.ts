@@ -1,13 +1,15 @@
-// buildApp(options): the composition root. Production (server.ts), the CLI, the
-// OpenAPI generator and every test build the service through this one function
-// with the same wiring: repositories -> services -> routes.
+// buildApp(options): the composition root. Production (server.ts), the OpenAPI
+// generator and every test build the service through this one function with the
+// same wiring: repositories -> services -> routes. The CLI's commands use the
+// same repository and service factories (src/cli.ts), without the HTTP layer.
+// Every dependency is created here and passed down; no feature builds another's.
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Redis } from "ioredis";
 import type { DestinationStream } from "pino";
 import type { Config } from "./config.ts";
-import { openDatabase, type Database } from "./db/database.ts";
+import { openDatabase, transactionOf, type Database, type Db } from "./db/database.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
 import { CLOCK_TOLERANCE_SECONDS, createKeyRing } from "./lib/signing-keys.ts";
 import { createSecretBox } from "./lib/secret-box.ts";
@@ -15,12 +17,12 @@ import { createPasswordHasher } from "./lib/passwords.ts";
 import { resolveKeyMaterial, type KeyMaterial } from "./key-material.ts";
 import { createLogger } from "./logging.ts";
 import type { App } from "./http/app-type.ts";
+import { createGuards } from "./http/guards.ts";
 import { ProblemSchema } from "./http/problem.ts";
 import { registerProblemHandler } from "./plugins/problem-handler.ts";
 import { registerOpenApi } from "./plugins/openapi.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
-import { createGuards } from "./plugins/guards.ts";
-import { failClosed, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
+import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
 import { createSignInThrottle } from "./rate-limit/sign-in-throttle.ts";
 import { createUserRepository } from "./accounts/repository.ts";
 import { createAccountsService } from "./accounts/service.ts";
@@ -31,11 +33,14 @@ import { createSessionService } from "./sessions/service.ts";
 import { registerSessionRoutes } from "./sessions/routes.ts";
 import { createSignInService } from "./sign-in/service.ts";
 import { registerSignInRoutes } from "./sign-in/routes.ts";
+import { createClientRepository } from "./clients/repository.ts";
 import { createClientService } from "./clients/service.ts";
 import { registerHealthRoutes } from "./health/routes.ts";
+import { createDeviceRepository } from "./devices/repository.ts";
 import { createDeviceService } from "./devices/service.ts";
 import { registerDeviceRoutes } from "./devices/routes.ts";
 import { createMfaRepository } from "./mfa/repository.ts";
+import { createChallengeRepository } from "./mfa/challenge-repository.ts";
 import { createSecondFactorChecker } from "./mfa/second-factor.ts";
 import { createEnrollmentService } from "./mfa/enrollment.ts";
 import { createChallengeService } from "./mfa/challenges.ts";
@@ -44,6 +49,7 @@ import { createSecurityStateReader } from "./mfa/security-state.ts";
 import { SecurityStateSchema } from "./mfa/schemas.ts";
 import { registerMfaRoutes } from "./mfa/routes.ts";
 import { createRequestContext } from "./audit/request-context.ts";
+import { createAuditRepository } from "./audit/repository.ts";
 import { createAuditLog } from "./audit/service.ts";
 import { createSecurityEvents } from "./audit/events.ts";
 import { registerAuditRoutes } from "./audit/routes.ts";
@@ -53,7 +59,11 @@ import { createCompanyRepository } from "./companies/repository.ts";
 import { createCompanyService } from "./companies/service.ts";
 import { createTwoStepPolicy } from "./companies/policy.ts";
 import { registerCompanyRoutes } from "./companies/routes.ts";
-import { registerFederatedRoutes } from "./federated/routes.ts";
+import { createAssertionVerifier } from "./federated/assertion.ts";
+import { resolveProvider } from "./federated/provider.ts";
+import { createExternalIdentityRepository } from "./federated/repository.ts";
+import { createFederatedService } from "./federated/service.ts";
+import { announceProvider, registerFederatedRoutes } from "./federated/routes.ts";
 
 export interface BuildOptions {
   config: Config;
@@ -144,20 +154,37 @@ export async function buildApp(options: BuildOptions): Promise<App> {
   }
 }
 
-async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
-  const { prisma } = database;
-  registerHttpConventions(app);
-  await registerOpenApi(app, config.ISSUER);
+/** Every repository, bound to one database client: the app's, or one transaction's. */
+function repositoriesOf(db: Db, clock: Clock, federatedProvider: string) {
+  return {
+    users: createUserRepository(db),
+    sessions: createSessionRepository(db),
+    clients: createClientRepository(db),
+    devices: createDeviceRepository(db),
+    mfa: createMfaRepository(db),
+    challenges: createChallengeRepository(db),
+    audit: createAuditRepository(db),
+    companies: createCompanyRepository(db, clock),
+    externalIdentities: createExternalIdentityRepository(db, federatedProvider),
+  };
+}
+
+/** Audit log, notifier and metrics: where every security event goes. */
+function wireEvents(app: App, config: Config, clock: Clock, repositories: ReturnType<typeof repositoriesOf>, memberIdsOf: (companyId: string) => Promise<string[]>) {
   const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL));
   const requestContext = createRequestContext(app);
-  const audit = createAuditLog(prisma, requestContext, clock);
+  const audit = createAuditLog({ events: repositories.audit, context: requestContext, clock, memberIdsOf });
   app.addHook("onSend", async () => audit.flush());
   const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
     ? createWebhookNotifier({ url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS }, app.log)
     : silentNotifier;
   app.addHook("onClose", () => notifier.drain());
   const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
+  return { audit, onEvent };
+}
 
+/** Signing keys, the password hasher and the secret box. */
+async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial) {
   const keys = await createKeyRing(keyMaterial.signingKeys, {
     // Retired public keys stay published until every token they signed expired (checklist SJ-04).
     retentionSeconds: {
@@ -171,6 +198,24 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   );
   // Computes the dummy hash now, so the first unknown-email sign-in costs no more than the others.
   await hasher.verifyDummy("warm-up");
+  const secretBox = createSecretBox(keyMaterial.encryptionKeys, keyMaterial.activeEncryptionKeyId);
+  return { keys, hasher, secretBox };
+}
+
+/** External sign-in (Mobile BankID broker), from its own narrow settings. */
+async function resolveFederatedProvider(app: App, config: Config, clock: Clock) {
+  const resolution = await resolveProvider(config);
+  announceProvider(app.log, resolution);
+  return "provider" in resolution ? { settings: resolution.provider, verifier: createAssertionVerifier(resolution.provider, clock) } : null;
+}
+
+async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
+  const { prisma } = database;
+  registerHttpConventions(app);
+  await registerOpenApi(app, config.ISSUER);
+  const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
+  const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
+  const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial);
   const counters = createCounterStore(config, database, app);
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
@@ -178,30 +223,34 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     maxWaitSeconds: config.LOGIN_MAX_WAIT_SECONDS,
   }, clock);
 
-  const users = createUserRepository(prisma);
-  const userExists = async (id: string) => Boolean(await users.findById(id));
-  const companyRepository = createCompanyRepository(prisma, clock);
-  const policy = createTwoStepPolicy(companyRepository, clock);
+  const policy = createTwoStepPolicy(repositories.companies, clock);
+  const { audit, onEvent } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.memberIds(companyId));
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
-    sessions: createSessionRepository(prisma),
+    sessions: repositories.sessions,
     accessTokens,
     settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
     clock,
-    mayContinue: (session) => policy.sessionMayContinue(session),
+    mayContinue: policy.sessionMayContinue,
   });
-  const clients = createClientService(prisma);
-  const challenges = createChallengeService(prisma, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
-  const guards = createGuards(sessions, clients, async (token) => {
-    const challenge = await challenges.peek(token, "enrollment");
-    return challenge ? { challengeId: challenge.id, challengeToken: token, userId: challenge.userId, amr: challenge.amr, authTime: challenge.authTime } : null;
+  const clients = createClientService(repositories.clients);
+  const guards = createGuards({ person: sessions.authenticate, client: clients.authenticate });
+  const challenges = createChallengeService(repositories.challenges, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
+  const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+  const accounts = createAccountsService({
+    users: repositories.users,
+    hasher,
+    policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
+    serviceName: config.SERVICE_NAME,
+    throttle,
+    clock,
+    sessions,
+    devices,
+    emit: onEvent,
   });
-  const devices = createDeviceService({ prisma, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
 
-  const mfa = createMfaRepository(prisma);
-  const secretBox = createSecretBox(keyMaterial.encryptionKeys, keyMaterial.activeEncryptionKeyId);
   const checker = createSecondFactorChecker({
-    mfa,
+    mfa: repositories.mfa,
     secretBox,
     hasher,
     settings: { freeFailures: config.MFA_FREE_FAILURES, maxWaitSeconds: config.MFA_MAX_WAIT_SECONDS, failureCap: config.MFA_FAILURE_CAP },
@@ -209,8 +258,9 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     onEvent,
   });
   const enrollment = createEnrollmentService({
-    mfa,
-    users,
+    mfa: repositories.mfa,
+    transaction,
+    users: repositories.users,
     secretBox,
     hasher,
     checker,
@@ -218,31 +268,31 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     clock,
     assertMayTurnOff: policy.assertMayTurnOff,
     onEvent,
-    revokeSessions: (userId, reason) => sessions.revokeAllForUser(userId, reason),
-    recordPasswordFailure: (email) => throttle.recordFailure(email),
+    sessions,
+    throttle,
   });
   const secondStep = createSecondStepService({
-    mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
+    mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
-  const securityState = createSecurityStateReader({ prisma, clock, requirementSources: policy.requirementSources });
-
-  const accounts = createAccountsService({
-    users,
-    hasher,
-    policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
-    serviceName: config.SERVICE_NAME,
-    throttle,
-    clock,
-    onPasswordChanged: async (userId, keepSessionId) => {
-      await sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
-      await devices.revokeAll(userId);
-      await onEvent("password_changed", userId);
-    },
-  });
+  const securityState = createSecurityStateReader({ mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources });
   const signIn = createSignInService({
-    users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
+    users: repositories.users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
   });
-  const companies = createCompanyService({ companies: companyRepository, userExists, emit: onEvent, clock });
+  const companies = createCompanyService({
+    companies: repositories.companies, userExists: accounts.exists, emit: onEvent, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+  });
+  const federated = createFederatedService({
+    provider: await resolveFederatedProvider(app, config, clock),
+    providerName: config.FEDERATED_PROVIDER,
+    identities: repositories.externalIdentities,
+    clock,
+    emit: onEvent,
+    afterFirstFactor: secondStep.afterFirstFactor,
+    startSession: secondStep.authenticated,
+    claimOnce: oneTimeClaims(counters, clock),
+    userExists: accounts.exists,
+    discardChallenge: challenges.discard,
+  });
 
   registerSignInRoutes(app, signIn);
   registerSessionRoutes(app, { sessions, guards, keys });
@@ -251,18 +301,10 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     guards,
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
-  registerCompanyRoutes(app, {
-    guards, companies, repository: companyRepository, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS, now: () => clock.now(),
-  });
-  registerAuditRoutes(app, { guards, audit, isAdmin: async (companyId, userId) => (await companyRepository.role(companyId, userId)) === "admin" });
-  await registerFederatedRoutes(app, {
-    config, prisma, clock, guards, emit: onEvent,
-    afterFirstFactor: secondStep.afterFirstFactor,
-    startSession: (userId, amr, authTime) => secondStep.authenticated(userId, amr, authTime),
-    admitAddress: (ip) => throttle.admitAddress(ip),
-    claimOnce: async (key, windowMs) => (await counters.hit(key, windowMs, clock.now())).count === 1,
-  });
+  registerCompanyRoutes(app, { guards, companies });
+  registerAuditRoutes(app, { guards, audit, isAdmin: companies.isAdmin });
+  registerFederatedRoutes(app, { federated, guards, admitAddress: throttle.admitAddress });
   registerHealthRoutes(app, database.ping, quietLogLevel(config.LOG_LEVEL));
 }

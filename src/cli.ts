@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { openDatabase } from "./db/database.ts";
 import { createMigration, pendingSchemaChanges } from "./db/migrations.ts";
 import { createClientService, isScope, SCOPES } from "./clients/service.ts";
+import { createClientRepository } from "./clients/repository.ts";
 import { generateKeyRecord, loadKeyFile, rotateKeys, serializeKeyFile, KEY_USES, type KeyUse } from "./lib/signing-keys.ts";
 
 class UsageError extends Error {}
@@ -37,18 +38,18 @@ async function clientsCommand(sub: string | undefined, args: string[]) {
     const scopes = (values.scopes ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const unknown = scopes.filter((s) => !isScope(s));
     if (scopes.length === 0 || unknown.length > 0) throw new UsageError(`--scopes takes a comma list of: ${SCOPES.join(", ")}`);
-    const created = await withDatabase((db) => createClientService(db.prisma).create(values.name!, scopes.filter(isScope)));
+    const created = await withDatabase((db) => createClientService(createClientRepository(db.prisma)).create(values.name!, scopes.filter(isScope)));
     if (values.json) process.stdout.write(`${JSON.stringify(created)}\n`);
     else process.stdout.write(`client id: ${created.id}\nAPI key (shown once, send as x-api-key): ${created.apiKey}\n`);
     return;
   }
   if (sub === "list") {
-    const list = await withDatabase((db) => createClientService(db.prisma).list());
+    const list = await withDatabase((db) => createClientService(createClientRepository(db.prisma)).list());
     process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
     return;
   }
   if (sub === "revoke" && positionals[0]) {
-    const done = await withDatabase((db) => createClientService(db.prisma).revoke(positionals[0]!));
+    const done = await withDatabase((db) => createClientService(createClientRepository(db.prisma)).revoke(positionals[0]!));
     if (!done) throw new UsageError(`no active client ${positionals[0]}`);
     process.stdout.write("revoked\n");
     return;

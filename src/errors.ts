@@ -1,5 +1,5 @@
 // The catalogue of stable error codes. Services throw `AppError(code)`; the one
-// error handler (plugins/problem.ts) turns it into application/problem+json
+// error handler (plugins/problem-handler.ts) turns it into application/problem+json
 // (RFC 9457). The title is public; details for operators go to the log only.
 export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, title: "The request does not match the schema." },

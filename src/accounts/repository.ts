@@ -1,6 +1,6 @@
 // The only place that touches the users table. Explicit selects keep the
 // password hash out of everything that does not need it.
-import type { Prisma } from "../db/database.ts";
+import type { Db } from "../db/database.ts";
 
 const publicFields = { id: true, email: true, name: true, createdAt: true } as const;
 
@@ -11,7 +11,7 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: string }).code === "P2002";
 }
 
-export function createUserRepository(prisma: Prisma) {
+export function createUserRepository(prisma: Db) {
   return {
     /** Null when the email is taken (a unique violation is an expected outcome, not an error). */
     async insert(data: { email: string; name: string; passwordHash: string }): Promise<UserRecord | null> {

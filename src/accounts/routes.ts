@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
-import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
 import { ChangePasswordBodySchema, CreateUserBodySchema, UserSchema, type UserView } from "./schemas.ts";
 import type { UserRecord } from "./repository.ts";
 import type { AccountsService } from "./service.ts";
@@ -17,7 +17,7 @@ export interface MeExtensions {
   load(userId: string): Promise<Record<string, unknown>>;
 }
 
-export function registerAccountRoutes(app: App, deps: { accounts: AccountsService; guards: Guards; me?: MeExtensions }) {
+export function registerAccountRoutes(app: App, deps: { accounts: AccountsService; guards: AppGuards; me?: MeExtensions }) {
   const { accounts, guards } = deps;
 
   app.post("/v1/users", {
@@ -48,7 +48,7 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
       response: { 200: MeSchema, ...problemResponses(401) },
     },
   }, async (request) => {
-    const { userId } = principalOf(request);
+    const { userId } = guards.principalOf(request);
     const user = await accounts.findUser(userId);
     if (!user) throw new AppError("UNAUTHENTICATED");
     return { ...toUserView(user), ...(deps.me ? await deps.me.load(userId) : {}) };
@@ -65,7 +65,7 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
       response: { 204: Type.Null({ description: "Changed" }), ...problemResponses(400, 401, 413, 415, 429, 503) },
     },
   }, async (request, reply) => {
-    const { userId, sessionId } = principalOf(request);
+    const { userId, sessionId } = guards.principalOf(request);
     await accounts.changePassword(userId, sessionId, request.body.currentPassword, request.body.newPassword);
     return reply.code(204).send(null);
   });

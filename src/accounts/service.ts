@@ -5,6 +5,9 @@ import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
 import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
+import type { EmitEvent } from "../audit/events.ts";
+import type { DeviceService } from "../devices/service.ts";
+import type { SessionService } from "../sessions/service.ts";
 import type { UserRecord, UserRepository } from "./repository.ts";
 
 const policyErrors: Record<string, ErrorCode> = {
@@ -21,8 +24,9 @@ export interface AccountsDeps {
   serviceName: string;
   throttle: SignInThrottle;
   clock: Clock;
-  /** Called after a password change: ends other sessions, trusted devices, ... */
-  onPasswordChanged: (userId: string, keepSessionId: string) => Promise<void>;
+  sessions: Pick<SessionService, "revokeAllForUser">;
+  devices: Pick<DeviceService, "revokeAll">;
+  emit: EmitEvent;
 }
 
 export function createAccountsService(deps: AccountsDeps) {
@@ -52,10 +56,25 @@ export function createAccountsService(deps: AccountsDeps) {
     }
     assertPolicy(newPassword, user);
     await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), deps.clock.now());
-    await deps.onPasswordChanged(userId, sessionId);
+    await endOtherAccess(userId, sessionId);
   }
 
-  return { createUser, changePassword, findUser: (id: string) => deps.users.findById(id) };
+  /**
+   * A new password ends every other session and forgets every trusted device,
+   * so whoever knew the old one is out (ASVS 7.4.3); this session stays.
+   */
+  async function endOtherAccess(userId: string, keepSessionId: string) {
+    await deps.sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
+    await deps.devices.revokeAll(userId);
+    await deps.emit("password_changed", userId);
+  }
+
+  return {
+    createUser,
+    changePassword,
+    findUser: (id: string) => deps.users.findById(id),
+    exists: async (id: string) => Boolean(await deps.users.findById(id)),
+  };
 }
 
 export type AccountsService = ReturnType<typeof createAccountsService>;

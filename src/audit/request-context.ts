@@ -3,6 +3,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { FastifyRequest } from "fastify";
 import type { App } from "../http/app-type.ts";
+import type { Caller } from "../http/guards.ts";
 
 export interface Actor {
   type: "user" | "service" | "anonymous" | "system";
@@ -23,9 +24,8 @@ const systemContext = (): RequestContext => ({
 });
 
 function actorOf(request: FastifyRequest): Actor {
-  if (request.principal) return { type: "user", id: request.principal.userId };
-  if (request.serviceClient) return { type: "service", id: request.serviceClient.id };
-  return { type: "anonymous", id: null };
+  const caller: Caller | undefined = request.caller;
+  return caller ?? { type: "anonymous", id: null };
 }
 
 export function createRequestContext(app: App) {

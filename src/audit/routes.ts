@@ -2,7 +2,7 @@ import { Type, type Static } from "typebox";
 import { AppError } from "../errors.ts";
 import { problemResponses } from "../http/problem.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
-import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
 import type { AuditLog, AuditQuery } from "./service.ts";
 
 const AuditQuerySchema = Type.Object(
@@ -54,7 +54,12 @@ function toQuery(q: Static<typeof AuditQuerySchema>): AuditQuery {
 type EventRow = Awaited<ReturnType<AuditLog["listForUser"]>>["events"][number];
 const toView = (e: EventRow) => ({ ...e, occurredAt: e.occurredAt.toISOString(), details: e.details as Record<string, unknown> });
 
-export function registerAuditRoutes(app: App, deps: { guards: Guards; audit: AuditLog; isAdmin: (companyId: string, userId: string) => Promise<boolean> }) {
+export function registerAuditRoutes(app: App, deps: {
+  guards: AppGuards;
+  audit: AuditLog;
+  /** Whether the person is an admin of the company (companies feature). */
+  isAdmin: (companyId: string, userId: string) => Promise<boolean>;
+}) {
   app.get("/v1/me/audit-events", {
     preHandler: deps.guards.user,
     schema: {
@@ -62,7 +67,7 @@ export function registerAuditRoutes(app: App, deps: { guards: Guards; audit: Aud
       querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401) },
     },
   }, async (request) => {
-    const page = await deps.audit.listForUser(principalOf(request).userId, toQuery(request.query));
+    const page = await deps.audit.listForUser(deps.guards.principalOf(request).userId, toQuery(request.query));
     return { events: page.events.map(toView), nextCursor: page.nextCursor };
   });
 
@@ -76,7 +81,7 @@ export function registerAuditRoutes(app: App, deps: { guards: Guards; audit: Aud
       querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401, 403) },
     },
   }, async (request) => {
-    if (!(await deps.isAdmin(request.params.id, principalOf(request).userId))) throw new AppError("NOT_COMPANY_ADMIN");
+    if (!(await deps.isAdmin(request.params.id, deps.guards.principalOf(request).userId))) throw new AppError("NOT_COMPANY_ADMIN");
     const page = await deps.audit.listForCompany(request.params.id, toQuery(request.query));
     return { events: page.events.map(toView), nextCursor: page.nextCursor };
   });

@@ -2,9 +2,8 @@
 // company, client address, user agent and request id (ASVS 16.2.1, 16.3.x).
 // Callers pass only non-secret details; nothing here ever receives a code,
 // token or password.
-import type { Prisma as PrismaDb } from "../db/database.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
 import type { Clock } from "../lib/clock.ts";
+import type { AuditFilter, AuditRepository, AuditRow } from "./repository.ts";
 import type { RequestContextReader } from "./request-context.ts";
 
 export interface AuditEventInput {
@@ -22,14 +21,7 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-type AuditRow = Prisma.AuditEventCreateManyInput;
-
 const OFFICE_RELATION_EVENTS = ["client_added", "client_removed", "assignment_added", "assignment_removed"];
-
-const eventFields = {
-  id: true, occurredAt: true, type: true, actorType: true, actorId: true, subjectUserId: true,
-  companyId: true, clientAddress: true, userAgent: true, requestId: true, details: true,
-} as const;
 
 function decodeCursor(cursor: string | undefined): { occurredAt: Date; id: string } | null {
   if (!cursor) return null;
@@ -40,7 +32,14 @@ function decodeCursor(cursor: string | undefined): { occurredAt: Date; id: strin
 
 const encodeCursor = (e: { occurredAt: Date; id: string }) => Buffer.from(`${e.occurredAt.toISOString()}|${e.id}`).toString("base64url");
 
-export function createAuditLog(prisma: PrismaDb, context: RequestContextReader, clock: Clock) {
+export function createAuditLog(deps: {
+  events: AuditRepository;
+  context: RequestContextReader;
+  clock: Clock;
+  /** The members of a company (companies feature), whose personal events its admins see. */
+  memberIdsOf: (companyId: string) => Promise<string[]>;
+}) {
+  const { events, context, clock } = deps;
   /**
    * Within a request the row joins the request's batch, written in one insert
    * before the response leaves (flush, from the onSend hook); outside one it is
@@ -59,34 +58,25 @@ export function createAuditLog(prisma: PrismaDb, context: RequestContextReader, 
       clientAddress: ctx.clientAddress,
       userAgent: ctx.userAgent,
       requestId: ctx.requestId,
-      details: (event.details ?? {}) as Prisma.InputJsonObject,
+      details: (event.details ?? {}) as AuditRow["details"],
     };
     if (ctx.pendingAudit) ctx.pendingAudit.push(row);
-    else await prisma.auditEvent.createMany({ data: [row] });
+    else await events.append([row]);
   }
 
   async function flush() {
     const pending = context.current().pendingAudit;
     if (!pending?.length) return;
-    await prisma.auditEvent.createMany({ data: pending.splice(0) as AuditRow[] });
+    await events.append(pending.splice(0) as AuditRow[]);
   }
 
   /** Newest first, keyset-paged (stable under concurrent appends). */
-  async function list(scope: object, query: AuditQuery) {
-    const after = decodeCursor(query.cursor);
-    const rows = await prisma.auditEvent.findMany({
-      where: {
-        AND: [
-          scope,
-          query.types?.length ? { type: { in: query.types } } : {},
-          query.from || query.to ? { occurredAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } } : {},
-          after ? { OR: [{ occurredAt: { lt: after.occurredAt } }, { occurredAt: after.occurredAt, id: { lt: after.id } }] } : {},
-        ],
-      },
-      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
-      take: query.limit + 1,
-      select: eventFields,
-    });
+  async function list(scope: AuditFilter, query: AuditQuery) {
+    const rows = await events.page([
+      scope,
+      query.types?.length ? { type: { in: query.types } } : {},
+      query.from || query.to ? { occurredAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } } : {},
+    ], decodeCursor(query.cursor), query.limit + 1);
     const page = rows.slice(0, query.limit);
     return { events: page, nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!) : null };
   }
@@ -102,11 +92,11 @@ export function createAuditLog(prisma: PrismaDb, context: RequestContextReader, 
      * people; a person in two companies does not carry one company's events into the other.
      */
     async listForCompany(companyId: string, query: AuditQuery) {
-      const members = await prisma.membership.findMany({ where: { companyId }, select: { userId: true } });
+      const members = await deps.memberIdsOf(companyId);
       return list({
         OR: [
           { companyId },
-          { companyId: null, subjectUserId: { in: members.map((m) => m.userId) } },
+          { companyId: null, subjectUserId: { in: members } },
           { type: { in: OFFICE_RELATION_EVENTS }, details: { path: ["officeId"], equals: companyId } },
         ],
       }, query);

@@ -11,7 +11,7 @@
 // - turning 2SV off is refused while a mandate applies.
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
-import type { RequirementSource } from "../mfa/security-state.ts";
+import type { RequirementSource } from "./schemas.ts";
 import type { CompanyRepository, MandateSource } from "./repository.ts";
 
 const SECOND_FACTOR_AMR = ["otp", "rec", "mfa", "dt"];

@@ -1,7 +1,7 @@
 // Companies, memberships, office-client relations and assignments. Removing a
 // relation removes what it implied: the database cascades assignments when an
 // office-client relation or an office membership goes (schema.prisma).
-import type { Prisma } from "../db/database.ts";
+import type { Db } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
 
 export type CompanyKind = "company" | "accounting_office";
@@ -30,7 +30,7 @@ const later = (a: Date | null, b: Date) => (a && a > b ? a : b);
 
 // Dates that the policy compares with trusted devices come from the app's clock,
 // like the devices' own, never from the database's default.
-export function createCompanyRepository(prisma: Prisma, clock: Clock) {
+export function createCompanyRepository(prisma: Db, clock: Clock) {
   return {
     create: (name: string, kind: CompanyKind) => prisma.company.create({ data: { name, kind, createdAt: clock.now() }, select: companyFields }) as Promise<CompanyRecord>,
     find: (id: string) => prisma.company.findUnique({ where: { id }, select: companyFields }) as Promise<CompanyRecord | null>,

@@ -4,12 +4,11 @@
 // one company is refused on any other company's id (tenant isolation).
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { AppError } from "../errors.ts";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
-import { API_KEY_HEADER, principalOf, type Guards } from "../plugins/guards.ts";
+import { API_KEY_HEADER } from "../http/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
 import type { Scope } from "../clients/service.ts";
-import type { CompanyRepository } from "./repository.ts";
 import type { CompanyService } from "./service.ts";
 import {
   AssigneeParams, ClientParams, CompanyIdParams, CompanySchema, CreateCompanyBodySchema, ImpactSchema, MemberBodySchema,
@@ -20,12 +19,8 @@ const either = [...apiKeySecurity, ...bearerSecurity];
 const noContent = { 204: Type.Null({ description: "Done" }) };
 
 export function registerCompanyRoutes(app: App, deps: {
-  guards: Guards;
+  guards: AppGuards;
   companies: CompanyService;
-  repository: CompanyRepository;
-  /** How recent an admin's sign-in must be to change the policy. */
-  maxAdminAuthAgeSeconds: number;
-  now: () => Date;
 }) {
   const { guards, companies } = deps;
 
@@ -34,14 +29,7 @@ export function registerCompanyRoutes(app: App, deps: {
     return async function authorize(request: FastifyRequest) {
       if (request.headers[API_KEY_HEADER] !== undefined) return guards.client(scope)(request);
       await guards.user(request);
-      const principal = principalOf(request);
-      const role = await deps.repository.role(companyIdOf(request.params as Record<string, string>), principal.userId);
-      if (role !== "admin") throw new AppError("NOT_COMPANY_ADMIN");
-      // Changing the policy is a sensitive change: a recent sign-in that passed the second step (checklist CP-04).
-      if (options.fresh && !principal.amr.includes("mfa")) throw new AppError("SECOND_FACTOR_REQUIRED");
-      if (options.fresh && deps.now().getTime() - principal.authTime.getTime() > deps.maxAdminAuthAgeSeconds * 1000) {
-        throw new AppError("REAUTHENTICATION_REQUIRED");
-      }
+      await companies.assertAdmin(companyIdOf(request.params as Record<string, string>), guards.principalOf(request), options);
     };
   }
   const byId = (p: Record<string, string>) => p.id!;

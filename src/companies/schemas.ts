@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { Type, type Static } from "typebox";
 
 const Uuid = (description: string) => Type.String({ format: "uuid", description });
 
@@ -79,3 +79,16 @@ export const ImpactSchema = Type.Object(
   },
   { additionalProperties: false, description: "Dry run of a mandate" },
 );
+
+/** A company policy that mandates 2SV for a person, and how it reaches them. */
+export const RequirementSourceSchema = Type.Object(
+  {
+    companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
+    companyName: Type.String({ description: "Its name" }),
+    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
+      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type RequirementSource = Static<typeof RequirementSourceSchema>;

@@ -12,11 +12,20 @@ export interface PolicyInput {
   enrollmentDeadline?: string | null;
 }
 
+/** A signed-in person as the admin check needs them. */
+export interface PersonCaller {
+  userId: string;
+  amr: string[];
+  authTime: Date;
+}
+
 export function createCompanyService(deps: {
   companies: CompanyRepository;
   userExists: (id: string) => Promise<boolean>;
   emit: EmitEvent;
   clock: Clock;
+  /** How recent an admin's sign-in must be to change the policy. */
+  maxAdminAuthAgeSeconds: number;
 }) {
   const { companies, emit } = deps;
 
@@ -28,6 +37,20 @@ export function createCompanyService(deps: {
 
   async function existingUser(id: string) {
     if (!(await deps.userExists(id))) throw new AppError("NOT_FOUND", { detail: "No such user." });
+  }
+
+  const isAdmin = async (companyId: string, userId: string) => (await companies.role(companyId, userId)) === "admin";
+
+  /**
+   * An admin of this company; for a sensitive change (the policy) also a recent
+   * sign-in that passed the second step (checklist CP-04). An admin of one
+   * company is refused on any other company's id (tenant isolation).
+   */
+  async function assertAdmin(companyId: string, person: PersonCaller, options: { fresh?: boolean } = {}) {
+    if (!(await isAdmin(companyId, person.userId))) throw new AppError("NOT_COMPANY_ADMIN");
+    if (!options.fresh) return;
+    if (!person.amr.includes("mfa")) throw new AppError("SECOND_FACTOR_REQUIRED");
+    if (deps.clock.now().getTime() - person.authTime.getTime() > deps.maxAdminAuthAgeSeconds * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
   }
 
   async function create(name: string, kind: CompanyKind) {
@@ -141,7 +164,10 @@ export function createCompanyService(deps: {
     return { companyId, people, total: people.length, withoutFactor: people.filter((p) => !p.hasFactor).length };
   }
 
-  return { create, setMember, removeMember, addClient, removeClient, addAssignee, removeAssignee, getPolicy, setPolicy, impact, existing };
+  return {
+    create, setMember, removeMember, addClient, removeClient, addAssignee, removeAssignee, getPolicy, setPolicy, impact,
+    isAdmin, assertAdmin, memberIds: (companyId: string) => companies.memberIds(companyId),
+  };
 }
 
 export type CompanyService = ReturnType<typeof createCompanyService>;

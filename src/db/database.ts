@@ -7,10 +7,25 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
-import { PrismaClient } from "../generated/prisma/client.ts";
+import { PrismaClient, type Prisma as PrismaTypes } from "../generated/prisma/client.ts";
 import { applyMigrations } from "./migrations.ts";
 
 export type Prisma = PrismaClient;
+
+/** What a repository runs its statements on: the client, or the client of an open transaction. */
+export type Db = PrismaTypes.TransactionClient;
+
+/**
+ * One unit of work: the repositories handed to `work` share one transaction, so
+ * what it writes across features is stored together or not at all. Services say
+ * which repositories they need; the composition root binds them.
+ */
+export type Transaction<Repositories> = <T>(work: (repositories: Repositories) => Promise<T>) => Promise<T>;
+
+/** Binds repositories to one transaction per unit of work. */
+export function transactionOf<Repositories>(prisma: PrismaClient, bind: (db: Db) => Repositories): Transaction<Repositories> {
+  return (work) => prisma.$transaction((tx) => work(bind(tx)));
+}
 
 export interface Database {
   prisma: PrismaClient;

@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import { problemResponses } from "../http/problem.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
-import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "./service.ts";
 
@@ -22,7 +22,7 @@ const DeviceListSchema = Type.Object(
   { additionalProperties: false, description: "The person's trusted devices" },
 );
 
-export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: DeviceService; emit: EmitEvent }) {
+export function registerDeviceRoutes(app: App, deps: { guards: AppGuards; devices: DeviceService; emit: EmitEvent }) {
   const { guards, devices } = deps;
 
   app.get("/v1/me/devices", {
@@ -34,7 +34,7 @@ export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: 
       response: { 200: DeviceListSchema, ...problemResponses(401) },
     },
   }, async (request) => {
-    const list = await devices.list(principalOf(request).userId);
+    const list = await devices.list(guards.principalOf(request).userId);
     return {
       devices: list.map((d) => ({
         id: d.id,
@@ -56,7 +56,7 @@ export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: 
       response: { 204: Type.Null({ description: "Revoked" }), ...problemResponses(400, 401, 404) },
     },
   }, async (request, reply) => {
-    const { userId } = principalOf(request);
+    const { userId } = guards.principalOf(request);
     if (!(await devices.revoke(userId, request.params.id))) throw new AppError("NOT_FOUND");
     await deps.emit("trusted_device_revoked", userId, { deviceId: request.params.id });
     return reply.code(204).send(null);
@@ -71,7 +71,7 @@ export function registerDeviceRoutes(app: App, deps: { guards: Guards; devices: 
       response: { 204: Type.Null({ description: "All revoked" }), ...problemResponses(401) },
     },
   }, async (request, reply) => {
-    const { userId } = principalOf(request);
+    const { userId } = guards.principalOf(request);
     const count = await devices.revokeAll(userId);
     await deps.emit("trusted_device_revoked", userId, { all: true, count });
     return reply.code(204).send(null);

@@ -6,37 +6,25 @@
 // a sign-in through it is password-only in NIST's terms (amr pwd + dt), never
 // satisfies a step-up, and cannot change 2SV settings. This is the product's
 // documented choice.
-import type { Prisma } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
+import type { DeviceRepository, DeviceView } from "./repository.ts";
 
 export const DEVICE_TOKEN_TYP = "device+jwt";
 export const DEVICE_TOKEN_AUDIENCE = "trusted-device";
 
-export interface DeviceView {
-  id: string;
-  name: string;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  expiresAt: Date;
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const deviceFields = { id: true, name: true, createdAt: true, lastUsedAt: true, expiresAt: true } as const;
 
-export function createDeviceService(deps: { prisma: Prisma; keys: KeyRing; issuer: string; ttlDays: number; clock: Clock }) {
-  const { prisma, keys, clock } = deps;
+export function createDeviceService(deps: { devices: DeviceRepository; keys: KeyRing; issuer: string; ttlDays: number; clock: Clock }) {
+  const { devices, keys, clock } = deps;
   const profile = { typ: DEVICE_TOKEN_TYP, issuer: deps.issuer, audience: DEVICE_TOKEN_AUDIENCE };
 
   async function trust(userId: string, name: string): Promise<{ deviceId: string; deviceToken: string }> {
     const now = clock.now();
     const ttlSeconds = deps.ttlDays * 86400;
-    const device = await prisma.trustedDevice.create({
-      data: { userId, name, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) },
-      select: { id: true },
-    });
-    const deviceToken = await keys.sign("device", { ...profile, subject: userId, expiresInSeconds: ttlSeconds, claims: { did: device.id } });
-    return { deviceId: device.id, deviceToken };
+    const deviceId = await devices.insert({ userId, name, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) });
+    const deviceToken = await keys.sign("device", { ...profile, subject: userId, expiresInSeconds: ttlSeconds, claims: { did: deviceId } });
+    return { deviceId, deviceToken };
   }
 
   /**
@@ -47,37 +35,17 @@ export function createDeviceService(deps: { prisma: Prisma; keys: KeyRing; issue
   async function recognise(token: string, userId: string, options: { issuedAfter?: Date } = {}): Promise<string | null> {
     const payload = await keys.verify("device", token, profile);
     if (!payload || payload.sub !== userId || typeof payload.did !== "string" || !UUID.test(payload.did)) return null;
-    const now = clock.now();
-    const { count } = await prisma.trustedDevice.updateMany({
-      where: {
-        id: payload.did,
-        userId,
-        revokedAt: null,
-        expiresAt: { gt: now },
-        ...(options.issuedAfter ? { createdAt: { gte: options.issuedAfter } } : {}),
-      },
-      data: { lastUsedAt: now },
-    });
-    return count === 1 ? payload.did : null;
+    const live = await devices.touchLive({ id: payload.did, userId, now: clock.now(), issuedAfter: options.issuedAfter });
+    return live ? payload.did : null;
   }
 
   return {
     trust,
     recognise,
-    list: (userId: string): Promise<DeviceView[]> =>
-      prisma.trustedDevice.findMany({
-        where: { userId, revokedAt: null, expiresAt: { gt: clock.now() } },
-        select: deviceFields,
-        orderBy: { createdAt: "desc" },
-      }),
-    async revoke(userId: string, deviceId: string): Promise<boolean> {
-      const { count } = await prisma.trustedDevice.updateMany({ where: { id: deviceId, userId, revokedAt: null }, data: { revokedAt: clock.now() } });
-      return count === 1;
-    },
-    async revokeAll(userId: string): Promise<number> {
-      const { count } = await prisma.trustedDevice.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: clock.now() } });
-      return count;
-    },
+    list: (userId: string): Promise<DeviceView[]> => devices.listLive(userId, clock.now()),
+    countActive: (userId: string): Promise<number> => devices.countLive(userId, clock.now()),
+    revoke: (userId: string, deviceId: string): Promise<boolean> => devices.revoke(userId, deviceId, clock.now()),
+    revokeAll: (userId: string): Promise<number> => devices.revokeAll(userId, clock.now()),
   };
 }
 

@@ -30,6 +30,11 @@ export interface Provider {
   keys: JWTVerifyGetKey;
 }
 
+/** The part of the configuration external sign-in reads: nothing else reaches this feature. */
+export type FederatedSettings = Pick<Config,
+  | "FEDERATED_PROVIDER" | "FEDERATED_ISSUER" | "FEDERATED_AUDIENCE" | "FEDERATED_JWKS_FILE" | "FEDERATED_JWKS_URL"
+  | "FEDERATED_MULTI_FACTOR" | "FEDERATED_ALGORITHMS" | "FEDERATED_MAX_AGE_SECONDS">;
+
 export type ProviderResolution = { provider: Provider } | { disabled: { missing: string[]; partlyConfigured: boolean } };
 
 /** The key set could not be fetched: an outage on the provider's side, not a bad assertion. */
@@ -46,7 +51,7 @@ export function parseAlgorithms(list: string): string[] {
   return algorithms;
 }
 
-function missingSettings(config: Config): string[] {
+function missingSettings(config: FederatedSettings): string[] {
   return [
     ...(config.FEDERATED_ISSUER ? [] : ["FEDERATED_ISSUER"]),
     ...(config.FEDERATED_AUDIENCE ? [] : ["FEDERATED_AUDIENCE"]),
@@ -95,7 +100,7 @@ function remoteKeySet(url: string, fetchImpl?: FetchImplementation): JWTVerifyGe
  * The provider, or why external sign-in is off. `fetch` replaces the global
  * fetch for the remote key set (tests never reach the network).
  */
-export async function resolveProvider(config: Config, options: { fetch?: FetchImplementation } = {}): Promise<ProviderResolution> {
+export async function resolveProvider(config: FederatedSettings, options: { fetch?: FetchImplementation } = {}): Promise<ProviderResolution> {
   const algorithms = parseAlgorithms(config.FEDERATED_ALGORITHMS);
   const missing = missingSettings(config);
   if (missing.length > 0) {

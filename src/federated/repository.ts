@@ -1,19 +1,14 @@
-// External identities: (provider, subject) → user, at most one subject per user
+// External identities: the only writer of external_identities. (provider, subject) → user, at most one subject per user
 // and provider. The primary key (provider, subject) makes "one person per
 // subject" the database's rule, not a read-then-write check.
-import type { Prisma } from "../db/database.ts";
-import { sha256 } from "../lib/identifiers.ts";
+import type { Db } from "../db/database.ts";
 
 export type LinkOutcome = { outcome: "linked"; replacedEarlier: boolean } | { outcome: "unchanged" } | { outcome: "taken" };
 
-export function createExternalIdentityRepository(prisma: Prisma, provider: string) {
+export function createExternalIdentityRepository(prisma: Db, provider: string) {
   async function findUserId(subject: string): Promise<string | null> {
     const row = await prisma.externalIdentity.findUnique({ where: { provider_subject: { provider, subject } }, select: { userId: true } });
     return row?.userId ?? null;
-  }
-
-  async function userExists(userId: string): Promise<boolean> {
-    return (await prisma.user.count({ where: { id: userId } })) === 1;
   }
 
   /**
@@ -32,12 +27,7 @@ export function createExternalIdentityRepository(prisma: Prisma, provider: strin
     return (await prisma.externalIdentity.deleteMany({ where: { provider, userId } })).count > 0;
   }
 
-  /** Spends a challenge token that will never be handed out, so its row is dead at once rather than at expiry. */
-  async function discardChallenge(token: string, now: Date): Promise<void> {
-    await prisma.authChallenge.updateMany({ where: { tokenHash: sha256(token), consumedAt: null }, data: { consumedAt: now } });
-  }
-
-  return { findUserId, userExists, link, unlink, discardChallenge };
+  return { findUserId, link, unlink };
 }
 
 export type ExternalIdentityRepository = ReturnType<typeof createExternalIdentityRepository>;

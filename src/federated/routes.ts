@@ -8,27 +8,23 @@ import { Type } from "typebox";
 import type { FastifyBaseLogger } from "fastify";
 import { apiKeySecurity, type App } from "../http/app-type.ts";
 import { problemResponses } from "../http/problem.ts";
-import type { Config } from "../config.ts";
-import type { Prisma } from "../db/database.ts";
-import type { Guards } from "../plugins/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
 import { LoginResultSchema, type LoginResult } from "../sign-in/schemas.ts";
-import { createAssertionVerifier } from "./assertion.ts";
-import { resolveProvider, type ProviderResolution } from "./provider.ts";
-import { createExternalIdentityRepository } from "./repository.ts";
-import { createFederatedService, type FederatedServiceDeps } from "./service.ts";
+import type { ProviderResolution } from "./provider.ts";
+import type { FederatedService } from "./service.ts";
 import { FederatedSignInBodySchema, LinkExternalIdentityBodySchema, UserIdParams } from "./schemas.ts";
 
-export interface FederatedDeps extends Pick<FederatedServiceDeps, "clock" | "emit" | "afterFirstFactor" | "startSession" | "claimOnce"> {
-  config: Config;
-  prisma: Prisma;
-  guards: Guards;
+export interface FederatedDeps {
+  federated: FederatedService;
+  guards: AppGuards;
   /** The per-address sign-in limit shared with password sign-in. */
   admitAddress: (ip: string) => Promise<void>;
 }
 
 const noContent = { 204: Type.Null({ description: "Done" }) };
 
-function announce(log: FastifyBaseLogger, resolution: ProviderResolution) {
+/** Says at start-up whether external sign-in is on, and warns about weak choices. */
+export function announceProvider(log: FastifyBaseLogger, resolution: ProviderResolution) {
   if ("provider" in resolution) {
     const { name, issuer, algorithms, multiFactor } = resolution.provider;
     log.info({ provider: name, issuer, algorithms, multiFactor }, "external sign-in enabled");
@@ -66,23 +62,8 @@ function registerSignIn(
   });
 }
 
-export async function registerFederatedRoutes(app: App, deps: FederatedDeps): Promise<void> {
-  const resolution = await resolveProvider(deps.config);
-  announce(app.log, resolution);
-  const providerName = deps.config.FEDERATED_PROVIDER;
-  const federated = createFederatedService({
-    provider: "provider" in resolution
-      ? { settings: resolution.provider, verifier: createAssertionVerifier(resolution.provider, deps.clock) }
-      : null,
-    providerName,
-    identities: createExternalIdentityRepository(deps.prisma, providerName),
-    clock: deps.clock,
-    emit: deps.emit,
-    afterFirstFactor: deps.afterFirstFactor,
-    startSession: deps.startSession,
-    claimOnce: deps.claimOnce,
-  });
-
+export function registerFederatedRoutes(app: App, deps: FederatedDeps): void {
+  const { federated } = deps;
   registerSignIn(app, federated.signIn, deps.admitAddress);
 
   app.put("/v1/users/:id/external-identity", {

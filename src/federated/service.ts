@@ -30,6 +30,10 @@ export interface FederatedServiceDeps {
   startSession: (userId: string, amr: string[], authTime: Date) => Promise<LoginResult>;
   /** True the first time a key is claimed within the window, on every instance. */
   claimOnce: (key: string, windowMs: number) => Promise<boolean>;
+  /** Whether a user exists (accounts feature). */
+  userExists: (userId: string) => Promise<boolean>;
+  /** Spends a challenge token that will never be handed out (MFA feature). */
+  discardChallenge: (token: string) => Promise<void>;
 }
 
 export function createFederatedService(deps: FederatedServiceDeps) {
@@ -65,7 +69,7 @@ export function createFederatedService(deps: FederatedServiceDeps) {
   async function secondStep(success: FirstFactorSuccess, log: FastifyBaseLogger): Promise<LoginResult> {
     const result = await deps.afterFirstFactor(success, log);
     if (result.status !== "mfa_enrollment_required") return result;
-    await deps.identities.discardChallenge(result.enrollmentToken, deps.clock.now());
+    await deps.discardChallenge(result.enrollmentToken);
     await deps.emit("authn_login_fail", success.userId, { method: "federated", reason: "password_sign_in_required" });
     throw new AppError("PASSWORD_SIGN_IN_REQUIRED", { logReason: "enrollment_needs_password_sign_in" });
   }
@@ -81,7 +85,7 @@ export function createFederatedService(deps: FederatedServiceDeps) {
   }
 
   async function link(userId: string, subject: string): Promise<void> {
-    if (!(await deps.identities.userExists(userId))) throw new AppError("NOT_FOUND");
+    if (!(await deps.userExists(userId))) throw new AppError("NOT_FOUND");
     const result = await deps.identities.link(userId, subject);
     if (result.outcome === "taken") throw new AppError("EXTERNAL_IDENTITY_TAKEN");
     // The subject (for BankID often derived from a national identity number) stays out of the audit log.

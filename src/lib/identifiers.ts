@@ -1,7 +1,7 @@
 // Canonical forms used before every lookup *and* every limiter key, so that
 // "User@Example.COM " and "user@example.com" are one account and one counter
 // (checklist IV-05).
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export function normalizeEmail(email: string): string {
   return email.trim().normalize("NFC").toLowerCase();
@@ -15,10 +15,4 @@ export function randomToken(prefix: string): string {
 /** Tokens are stored only as SHA-256: enough for ≥ 128-bit random secrets (ASVS 6.5.2). */
 export function sha256(value: string): string {
   return createHash("sha256").update(value).digest("base64url");
-}
-
-export function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

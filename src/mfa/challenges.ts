@@ -3,11 +3,13 @@
 // purpose "mfa" answers the second step; "enrollment" only sets up TOTP.
 // Only the token's SHA-256 is stored.
 import { AppError } from "../errors.ts";
-import type { Prisma } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
+import type { ChallengeRepository } from "./challenge-repository.ts";
 
 export type ChallengePurpose = "mfa" | "enrollment";
+
+export const ENROLLMENT_TOKEN_PREFIX = "enr_";
 
 export interface Challenge {
   id: string;
@@ -17,18 +19,28 @@ export interface Challenge {
   authTime: Date;
 }
 
-export function createChallengeService(prisma: Prisma, settings: { ttlSeconds: number; maxAttempts: number }, clock: Clock) {
+/** The holder of an enrollment token: a person who must set up 2SV before any session. */
+export interface Enrollee {
+  challengeId: string;
+  /** Kept to count confirmation attempts against the token's cap. */
+  challengeToken: string;
+  userId: string;
+  amr: string[];
+  authTime: Date;
+}
+
+export function createChallengeService(challenges: ChallengeRepository, settings: { ttlSeconds: number; maxAttempts: number }, clock: Clock) {
   async function issue(purpose: ChallengePurpose, userId: string, amr: string[], authTime: Date) {
     const token = randomToken(purpose === "mfa" ? "mfa" : "enr");
     const now = clock.now();
-    await prisma.authChallenge.create({
-      data: { tokenHash: sha256(token), purpose, userId, amr, authTime, createdAt: now, expiresAt: new Date(now.getTime() + settings.ttlSeconds * 1000) },
+    await challenges.insert({
+      tokenHash: sha256(token), purpose, userId, amr, authTime, createdAt: now, expiresAt: new Date(now.getTime() + settings.ttlSeconds * 1000),
     });
     return { token, expiresIn: settings.ttlSeconds };
   }
 
   async function findLive(token: string, purpose: ChallengePurpose) {
-    const row = await prisma.authChallenge.findUnique({ where: { tokenHash: sha256(token) } });
+    const row = await challenges.findByTokenHash(sha256(token));
     if (!row || row.purpose !== purpose || row.consumedAt || row.expiresAt <= clock.now()) return null;
     return row;
   }
@@ -39,13 +51,8 @@ export function createChallengeService(prisma: Prisma, settings: { ttlSeconds: n
    * to tell an exhausted token from a dead one.
    */
   async function attempt(token: string, purpose: ChallengePurpose): Promise<Challenge> {
-    const rows = await prisma.$queryRaw<{ id: string; user_id: string; amr: string[]; auth_time: Date }[]>`
-      UPDATE auth_challenges SET attempts = attempts + 1
-      WHERE token_hash = ${sha256(token)} AND purpose = ${purpose} AND consumed_at IS NULL
-        AND expires_at > ${clock.now()} AND attempts < ${settings.maxAttempts}
-      RETURNING id, user_id, amr, auth_time`;
-    const row = rows[0];
-    if (row) return { id: row.id, userId: row.user_id, purpose, amr: row.amr, authTime: new Date(row.auth_time) };
+    const counted = await challenges.countAttempt({ tokenHash: sha256(token), purpose, now: clock.now(), maxAttempts: settings.maxAttempts });
+    if (counted) return { ...counted, purpose };
     if (await findLive(token, purpose)) throw new AppError("MFA_TOKEN_EXHAUSTED", { logReason: "challenge_attempts_exhausted" });
     throw new AppError(purpose === "mfa" ? "INVALID_MFA_TOKEN" : "UNAUTHENTICATED", { logReason: "challenge_not_live" });
   }
@@ -58,13 +65,23 @@ export function createChallengeService(prisma: Prisma, settings: { ttlSeconds: n
     return { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime };
   }
 
-  /** Single use: exactly one caller consumes a challenge. */
-  async function consume(id: string): Promise<boolean> {
-    const { count } = await prisma.authChallenge.updateMany({ where: { id, consumedAt: null }, data: { consumedAt: clock.now() } });
-    return count === 1;
+  /** The enrollee an enrollment token names, or null when it is not live. */
+  async function findEnrollee(token: string): Promise<Enrollee | null> {
+    if (!token.startsWith(ENROLLMENT_TOKEN_PREFIX)) return null;
+    const challenge = await peek(token, "enrollment");
+    return challenge ? { challengeId: challenge.id, challengeToken: token, userId: challenge.userId, amr: challenge.amr, authTime: challenge.authTime } : null;
   }
 
-  return { issue, attempt, peek, consume };
+  return {
+    issue,
+    attempt,
+    peek,
+    findEnrollee,
+    /** Single use: exactly one caller consumes a challenge. */
+    consume: (id: string) => challenges.consume({ id }, clock.now()),
+    /** Spends a token that will never be handed out, so its row is dead at once rather than at expiry. */
+    discard: async (token: string) => { await challenges.consume({ tokenHash: sha256(token) }, clock.now()); },
+  };
 }
 
 export type ChallengeService = ReturnType<typeof createChallengeService>;

@@ -12,6 +12,10 @@ import type { SecretBox } from "../lib/secret-box.ts";
 import { generateTotpSecret, totpQrSvg, totpUri, verifyTotpCode } from "../lib/totp.ts";
 import type { UserRepository } from "../accounts/repository.ts";
 import type { EmitEvent } from "../audit/events.ts";
+import type { Transaction } from "../db/database.ts";
+import type { DeviceRepository } from "../devices/repository.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { MfaRepository } from "./repository.ts";
 import { openSeed, seedAad, type SecondFactorChecker } from "./second-factor.ts";
 
@@ -30,6 +34,8 @@ export interface EnrollmentSettings {
 
 export function createEnrollmentService(deps: {
   mfa: MfaRepository;
+  /** Changes to factors that also revoke trusted devices are one unit of work. */
+  transaction: Transaction<{ mfa: MfaRepository; devices: DeviceRepository }>;
   users: UserRepository;
   secretBox: SecretBox;
   hasher: PasswordHasher;
@@ -40,11 +46,20 @@ export function createEnrollmentService(deps: {
   assertMayTurnOff: (userId: string) => Promise<void>;
   onEvent: EmitEvent;
   /** Ends every session of a user (support reset). */
-  revokeSessions: (userId: string, reason: string) => Promise<unknown>;
-  /** Counts a wrong password given to turn 2SV off as a password failure. */
-  recordPasswordFailure: (email: string) => Promise<unknown>;
+  sessions: Pick<SessionService, "revokeAllForUser">;
+  /** A wrong password given to turn 2SV off counts as a password failure. */
+  throttle: Pick<SignInThrottle, "recordFailure">;
 }) {
   const { mfa, settings, clock } = deps;
+
+  /** Factors, recovery codes and the failure count go, and with them every trusted device. */
+  async function removeAllFactors(userId: string) {
+    const now = clock.now();
+    await deps.transaction(async (tx) => {
+      await tx.mfa.removeSecondFactors(userId);
+      await tx.devices.revokeAll(userId, now);
+    });
+  }
 
   /**
    * The help article: 2SV is enabled only after a password sign-in, never from
@@ -71,7 +86,7 @@ export function createEnrollmentService(deps: {
     const factorId = randomUUID();
     const secret = generateTotpSecret();
     const sealed = deps.secretBox.seal(secret, seedAad(actor.userId, factorId));
-    await mfa.savePendingFactor({ id: factorId, userId: actor.userId, secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId });
+    await deps.transaction((tx) => tx.mfa.savePendingFactor({ id: factorId, userId: actor.userId, secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId }));
     const otpauthUri = totpUri({ issuer: settings.issuer, accountName: user.email, secret });
     return { secret, otpauthUri, qrSvg: await totpQrSvg(otpauthUri) };
   }
@@ -87,8 +102,12 @@ export function createEnrollmentService(deps: {
       throw new AppError("ENROLLMENT_CODE_INVALID");
     }
     const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
-    const activated = await mfa.activateFactor({
-      factorId: pending.id, userId: actor.userId, step: result.step, now: clock.now(), recoveryCodeHashes: recovery.hashes,
+    // The new factor replaces the old one, its recovery codes and every trusted device, together (OTP-06).
+    const now = clock.now();
+    const activated = await deps.transaction(async (tx) => {
+      const done = await tx.mfa.activateFactor({ factorId: pending.id, userId: actor.userId, step: result.step, now, recoveryCodeHashes: recovery.hashes });
+      if (done) await tx.devices.revokeAll(actor.userId, now);
+      return done;
     });
     if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
     await deps.onEvent("mfa_enrolled", actor.userId);
@@ -101,12 +120,12 @@ export function createEnrollmentService(deps: {
     const user = await deps.users.findCredentialsById(actor.userId);
     if (!user) throw new AppError("UNAUTHENTICATED");
     if (!(await deps.hasher.verify(user.passwordHash, password))) {
-      await deps.recordPasswordFailure(user.email);
+      await deps.throttle.recordFailure(user.email);
       throw new AppError("INVALID_CURRENT_PASSWORD");
     }
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
     await deps.checker.checkTotp(actor.userId, code, log);
-    await mfa.removeSecondFactors(actor.userId, clock.now());
+    await removeAllFactors(actor.userId);
     await deps.onEvent("mfa_disabled", actor.userId);
   }
 
@@ -115,7 +134,7 @@ export function createEnrollmentService(deps: {
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
     await deps.checker.checkTotp(actor.userId, code, log);
     const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
-    await mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, clock.now());
+    await deps.transaction((tx) => tx.mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, clock.now()));
     await deps.onEvent("recovery_codes_replaced", actor.userId);
     return { recoveryCodes: recovery.display };
   }
@@ -131,8 +150,8 @@ export function createEnrollmentService(deps: {
   /** Support reset for a lost phone: factors, recovery codes, trusted devices and sessions go. */
   async function supportReset(userId: string): Promise<boolean> {
     if (!(await deps.users.findById(userId))) return false;
-    await mfa.removeSecondFactors(userId, clock.now());
-    await deps.revokeSessions(userId, "mfa_support_reset");
+    await removeAllFactors(userId);
+    await deps.sessions.revokeAllForUser(userId, "mfa_support_reset");
     await deps.onEvent("mfa_reset_by_support", userId);
     return true;
   }

@@ -1,8 +1,11 @@
 // Persistence of second factors: TOTP factors (pending until confirmed), recovery
-// codes and the per-user failure counter. Every single-use rule is a conditional
-// update whose row count says who won, so it holds across concurrent requests and
-// across instances sharing the database (RFC 6238 §5.2; ASVS 6.5.1).
-import type { Prisma } from "../db/database.ts";
+// codes and the per-user failure counter, the only writer of totp_factors,
+// recovery_codes and second_factor_throttles. Every single-use rule is a
+// conditional update whose row count says who won, so it holds across concurrent
+// requests and across instances sharing the database (RFC 6238 §5.2; ASVS 6.5.1).
+// Multi-statement changes are made atomic by the caller's transaction
+// (db/database.ts Transaction), which may also span other features' tables.
+import type { Db } from "../db/database.ts";
 
 export interface TotpFactorRecord {
   id: string;
@@ -28,8 +31,8 @@ function toFactor(row: FactorRow | null): TotpFactorRecord | null {
 }
 
 interface TotpStateRow {
-  mfa_failures: number;
-  mfa_blocked_until: Date | null;
+  failures: number | null;
+  blocked_until: Date | null;
   id: string | null;
   status: string;
   secret_ciphertext: string;
@@ -52,18 +55,18 @@ function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
   };
 }
 
-export function createMfaRepository(prisma: Prisma) {
+const toCodeRows = (userId: string, codeHashes: string[], now: Date) => codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now }));
+
+export function createMfaRepository(prisma: Db) {
   return {
     async findFactor(userId: string, status: "pending" | "active"): Promise<TotpFactorRecord | null> {
       return toFactor(await prisma.totpFactor.findUnique({ where: { userId_status: { userId, status } }, select: factorFields }) as FactorRow | null);
     },
 
-    /** Replaces any earlier unconfirmed set-up with a new pending factor. */
+    /** Replaces any earlier unconfirmed set-up with a new pending factor (two statements: run it in a transaction). */
     async savePendingFactor(data: { id: string; userId: string; secretCiphertext: string; encryptionKeyId: string }) {
-      await prisma.$transaction([
-        prisma.totpFactor.deleteMany({ where: { userId: data.userId, status: "pending" } }),
-        prisma.totpFactor.create({ data: { ...data, status: "pending" } }),
-      ]);
+      await prisma.totpFactor.deleteMany({ where: { userId: data.userId, status: "pending" } });
+      await prisma.totpFactor.create({ data: { ...data, status: "pending" } });
     },
 
     /**
@@ -79,25 +82,22 @@ export function createMfaRepository(prisma: Prisma) {
     },
 
     /**
-     * Activates a confirmed factor in one transaction: the old factor, recovery
-     * codes and trusted devices go, the new codes come. Only a still-pending
-     * factor whose step was not used can be activated.
+     * Activates a confirmed factor: the old factor and recovery codes go, the new
+     * codes come, the failure count is cleared. Only a still-pending factor whose
+     * step was not used can be activated. Run it in a transaction.
      */
     async activateFactor(input: { factorId: string; userId: string; step: number; now: Date; recoveryCodeHashes: string[] }): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
-        const { count } = await tx.totpFactor.updateMany({
-          where: { id: input.factorId, status: "pending" },
-          data: { status: "activating", lastUsedStep: BigInt(input.step), confirmedAt: input.now },
-        });
-        if (count !== 1) return false;
-        await tx.totpFactor.deleteMany({ where: { userId: input.userId, status: "active" } });
-        await tx.totpFactor.update({ where: { id: input.factorId }, data: { status: "active" } });
-        await tx.recoveryCode.deleteMany({ where: { userId: input.userId } });
-        await tx.recoveryCode.createMany({ data: input.recoveryCodeHashes.map((codeHash) => ({ userId: input.userId, codeHash, createdAt: input.now })) });
-        await tx.trustedDevice.updateMany({ where: { userId: input.userId, revokedAt: null }, data: { revokedAt: input.now } });
-        await tx.user.update({ where: { id: input.userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
-        return true;
+      const { count } = await prisma.totpFactor.updateMany({
+        where: { id: input.factorId, status: "pending" },
+        data: { status: "activating", lastUsedStep: BigInt(input.step), confirmedAt: input.now },
       });
+      if (count !== 1) return false;
+      await prisma.totpFactor.deleteMany({ where: { userId: input.userId, status: "active" } });
+      await prisma.totpFactor.update({ where: { id: input.factorId }, data: { status: "active" } });
+      await prisma.recoveryCode.deleteMany({ where: { userId: input.userId } });
+      await prisma.recoveryCode.createMany({ data: toCodeRows(input.userId, input.recoveryCodeHashes, input.now) });
+      await prisma.secondFactorThrottle.deleteMany({ where: { userId: input.userId } });
+      return true;
     },
 
     /**
@@ -125,10 +125,6 @@ export function createMfaRepository(prisma: Prisma) {
       return prisma.recoveryCode.findMany({ where: { userId, usedAt: null }, select: { id: true, codeHash: true } });
     },
 
-    countUnusedRecoveryCodes(userId: string) {
-      return prisma.recoveryCode.count({ where: { userId, usedAt: null } });
-    },
-
     /** Spends a recovery code once, whatever the concurrency (checklist RC-04). */
     async spendRecoveryCode(id: string, now: Date): Promise<boolean> {
       const { count } = await prisma.recoveryCode.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
@@ -136,55 +132,58 @@ export function createMfaRepository(prisma: Prisma) {
     },
 
     async addRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
-      await prisma.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now })) });
+      await prisma.recoveryCode.createMany({ data: toCodeRows(userId, codeHashes, now) });
     },
 
-    /** Kills every earlier code and stores the new ones. */
+    /** Kills every earlier code and stores the new ones (two statements: run it in a transaction). */
     async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
-      await prisma.$transaction([
-        prisma.recoveryCode.deleteMany({ where: { userId } }),
-        prisma.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now })) }),
-      ]);
+      await prisma.recoveryCode.deleteMany({ where: { userId } });
+      await prisma.recoveryCode.createMany({ data: toCodeRows(userId, codeHashes, now) });
     },
 
-    /** Removes TOTP, recovery codes and trusted devices (turning 2SV off, support reset). */
-    async removeSecondFactors(userId: string, now: Date) {
-      await prisma.$transaction([
-        prisma.totpFactor.deleteMany({ where: { userId } }),
-        prisma.recoveryCode.deleteMany({ where: { userId } }),
-        prisma.trustedDevice.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } }),
-        prisma.user.update({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } }),
-      ]);
+    /** Removes TOTP, recovery codes and the failure count (turning 2SV off, support reset). Run it in a transaction. */
+    async removeSecondFactors(userId: string) {
+      await prisma.totpFactor.deleteMany({ where: { userId } });
+      await prisma.recoveryCode.deleteMany({ where: { userId } });
+      await prisma.secondFactorThrottle.deleteMany({ where: { userId } });
     },
 
     /** The failure state and the active factor in one round trip: what every TOTP check starts with. */
     async totpState(userId: string): Promise<{ failures: number; blockedUntil: Date | null; factor: TotpFactorRecord | null } | null> {
       const rows = await prisma.$queryRaw<TotpStateRow[]>`
-        SELECT u.mfa_failures, u.mfa_blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
+        SELECT t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
                f.last_used_step, f.confirmed_at, f.disabled_at
-        FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
+        FROM users u
+          LEFT JOIN second_factor_throttles t ON t.user_id = u.id
+          LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
         WHERE u.id = ${userId}::uuid`;
       const row = rows[0];
       if (!row) return null;
       return {
-        failures: Number(row.mfa_failures),
-        blockedUntil: row.mfa_blocked_until ? new Date(row.mfa_blocked_until) : null,
+        failures: Number(row.failures ?? 0),
+        blockedUntil: row.blocked_until ? new Date(row.blocked_until) : null,
         factor: row.id ? toFactorFromRow(userId, row) : null,
       };
     },
 
-    async failureState(userId: string) {
-      return prisma.user.findUnique({ where: { id: userId }, select: { mfaFailures: true, mfaBlockedUntil: true } });
+    async failureState(userId: string): Promise<{ failures: number; blockedUntil: Date | null }> {
+      const row = await prisma.secondFactorThrottle.findUnique({ where: { userId }, select: { failures: true, blockedUntil: true } });
+      return row ?? { failures: 0, blockedUntil: null };
     },
 
-    /** Counts one more consecutive failure atomically and returns the new count. */
+    /** Counts one more consecutive failure atomically (one upsert) and returns the new count. */
     async addFailure(userId: string): Promise<number> {
-      const user = await prisma.user.update({ where: { id: userId }, data: { mfaFailures: { increment: 1 } }, select: { mfaFailures: true } });
-      return user.mfaFailures;
+      const row = await prisma.secondFactorThrottle.upsert({
+        where: { userId },
+        create: { userId, failures: 1 },
+        update: { failures: { increment: 1 } },
+        select: { failures: true },
+      });
+      return row.failures;
     },
 
     async blockUntil(userId: string, until: Date) {
-      await prisma.user.update({ where: { id: userId }, data: { mfaBlockedUntil: until } });
+      await prisma.secondFactorThrottle.update({ where: { userId }, data: { blockedUntil: until } });
     },
 
     async disableActiveFactor(userId: string, now: Date) {
@@ -192,7 +191,16 @@ export function createMfaRepository(prisma: Prisma) {
     },
 
     async clearFailures(userId: string) {
-      await prisma.user.updateMany({ where: { id: userId }, data: { mfaFailures: 0, mfaBlockedUntil: null } });
+      await prisma.secondFactorThrottle.deleteMany({ where: { userId } });
+    },
+
+    /** What GET /v1/me and support tools show of the person's factors. */
+    async factorSummary(userId: string) {
+      const [factor, recoveryCodesRemaining] = await Promise.all([
+        prisma.totpFactor.findUnique({ where: { userId_status: { userId, status: "active" } }, select: { confirmedAt: true, disabledAt: true } }),
+        prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
+      ]);
+      return { factor, recoveryCodesRemaining };
     },
   };
 }

@@ -3,7 +3,9 @@ import type { FastifyRequest } from "fastify";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
-import { principalOf, type Guards } from "../plugins/guards.ts";
+import { bearerToken } from "../http/guards.ts";
+import type { AppGuards } from "../sessions/guards.ts";
+import { ENROLLMENT_TOKEN_PREFIX, type Enrollee } from "./challenges.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { SecondStepService } from "./second-step.ts";
 import type { SecurityStateReader } from "./security-state.ts";
@@ -12,24 +14,34 @@ import {
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
 
-/** Who is changing 2SV: the signed-in person, or the holder of an enrollment token. */
-function actorOf(request: FastifyRequest) {
-  return request.enrollee ?? principalOf(request);
-}
-
 const UserIdParams = Type.Object({ id: Type.String({ format: "uuid", description: "User id" }) }, { additionalProperties: false });
 
 export function registerMfaRoutes(app: App, deps: {
-  guards: Guards;
+  guards: AppGuards;
   enrollment: EnrollmentService;
   secondStep: SecondStepService;
   securityState: SecurityStateReader;
   userExists: (id: string) => Promise<boolean>;
+  /** The enrollee an enrollment token names, or null (MFA challenges). */
+  findEnrollee: (token: string) => Promise<Enrollee | null>;
 }) {
   const { guards, enrollment, secondStep } = deps;
+  const enrollees = new WeakMap<FastifyRequest, Enrollee>();
+
+  /** A person's access token, or an enrollment token: the TOTP enrollment routes alone accept both. */
+  async function userOrEnrollee(request: FastifyRequest) {
+    const token = bearerToken(request);
+    if (!token?.startsWith(ENROLLMENT_TOKEN_PREFIX)) return guards.user(request);
+    const enrollee = await deps.findEnrollee(token);
+    if (!enrollee) throw new AppError("UNAUTHENTICATED");
+    enrollees.set(request, enrollee);
+  }
+
+  /** Who is changing 2SV: the signed-in person, or the holder of an enrollment token. */
+  const actorOf = (request: FastifyRequest) => enrollees.get(request) ?? guards.principalOf(request);
 
   app.post("/v1/me/mfa/totp", {
-    preHandler: guards.userOrEnrollee,
+    preHandler: userOrEnrollee,
     schema: {
       tags: ["Me"],
       summary: "Start setting up an authenticator app (TOTP)",
@@ -43,7 +55,7 @@ export function registerMfaRoutes(app: App, deps: {
   }, async (request) => enrollment.start(actorOf(request)));
 
   app.post("/v1/me/mfa/totp/confirm", {
-    preHandler: guards.userOrEnrollee,
+    preHandler: userOrEnrollee,
     schema: {
       tags: ["Me"],
       summary: "Confirm the authenticator with its first code; returns the recovery code once",
@@ -55,8 +67,9 @@ export function registerMfaRoutes(app: App, deps: {
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
   }, async (request) => {
-    if (!request.enrollee) return enrollment.confirm(principalOf(request), request.body.code, request.log);
-    return secondStep.confirmEnrollment(request.enrollee, request.body.code, request.log);
+    const enrollee = enrollees.get(request);
+    if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log);
+    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log);
   });
 
   app.delete("/v1/me/mfa/totp", {
@@ -70,7 +83,7 @@ export function registerMfaRoutes(app: App, deps: {
       response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },
     },
   }, async (request, reply) => {
-    await enrollment.turnOff(principalOf(request), request.body.password, request.body.code, request.log);
+    await enrollment.turnOff(guards.principalOf(request), request.body.password, request.body.code, request.log);
     return reply.code(204).send(null);
   });
 
@@ -84,7 +97,7 @@ export function registerMfaRoutes(app: App, deps: {
       body: ConfirmBodySchema,
       response: { 200: RecoveryCodesSchema, ...problemResponses(400, 401, 403, 409, 429) },
     },
-  }, async (request) => enrollment.regenerateRecoveryCodes(principalOf(request), request.body.code, request.log));
+  }, async (request) => enrollment.regenerateRecoveryCodes(guards.principalOf(request), request.body.code, request.log));
 
   app.post("/v1/auth/mfa/verify", {
     schema: {
@@ -114,7 +127,7 @@ export function registerMfaRoutes(app: App, deps: {
       body: StepUpBodySchema,
       response: { 200: StepUpResultSchema, ...problemResponses(400, 401, 403, 429) },
     },
-  }, async (request) => secondStep.stepUp(principalOf(request), request.body.code, request.log));
+  }, async (request) => secondStep.stepUp(guards.principalOf(request), request.body.code, request.log));
 
   app.delete("/v1/users/:id/mfa", {
     preHandler: guards.client("users:mfa-reset"),
@@ -128,7 +141,7 @@ export function registerMfaRoutes(app: App, deps: {
     },
   }, async (request, reply) => {
     if (!(await enrollment.supportReset(request.params.id))) throw new AppError("NOT_FOUND");
-    request.log.info({ event: "mfa_reset_by_support", userId: request.params.id, clientId: request.serviceClient?.id }, "support reset");
+    request.log.info({ event: "mfa_reset_by_support", userId: request.params.id, clientId: guards.clientOf(request)?.id }, "support reset");
     return reply.code(204).send(null);
   });
 

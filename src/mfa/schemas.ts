@@ -1,5 +1,6 @@
 import { Type } from "typebox";
-import { AuthenticatedSchema, RequirementSourceSchema } from "../sign-in/schemas.ts";
+import { AuthenticatedSchema } from "../sign-in/schemas.ts";
+import { RequirementSourceSchema } from "../companies/schemas.ts";
 
 const CodeSchema = Type.String({
   minLength: 1,

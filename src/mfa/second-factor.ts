@@ -71,8 +71,8 @@ export function createSecondFactorChecker(deps: {
   /** Refuses inside a wait; returns the consecutive failures on record. */
   async function assertNotWaiting(userId: string): Promise<number> {
     const state = await mfa.failureState(userId);
-    assertNotBlocked(state?.mfaBlockedUntil);
-    return state?.mfaFailures ?? 0;
+    assertNotBlocked(state.blockedUntil);
+    return state.failures;
   }
 
   /** A success resets the count; the write is skipped when there is nothing to reset. */

@@ -3,7 +3,7 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { App } from "../http/app-type.ts";
-import { API_KEY_HEADER } from "./guards.ts";
+import { API_KEY_HEADER } from "../http/guards.ts";
 
 export const apiTags = [
   { name: "Sign-in", description: "Password and external sign-in, the second step, push approval" },

@@ -1,9 +1,9 @@
-// Fixed-window counters that every instance shares: PostgreSQL by default, Redis
-// when configured. Nothing that must hold across instances lives in process
-// memory (checklist RL-03, RL-08). A store failure propagates, and the caller
-// fails closed with 503.
+// Fixed-window counters that every instance shares: PostgreSQL by default (this
+// file is the only writer of rate_limit_counters), Redis when configured.
+// Nothing that must hold across instances lives in process memory (checklist
+// RL-03, RL-08). A store failure propagates, and the caller fails closed with 503.
 import type { Redis } from "ioredis";
-import type { Prisma } from "../db/database.ts";
+import type { Db } from "../db/database.ts";
 import { AppError } from "../errors.ts";
 
 export interface CounterState {
@@ -23,7 +23,7 @@ export interface CounterStore {
   clear(key: string): Promise<void>;
 }
 
-export function postgresCounterStore(prisma: Prisma): CounterStore {
+export function postgresCounterStore(prisma: Db): CounterStore {
   return {
     async hit(key, windowMs, now) {
       const resetAt = new Date(now.getTime() + windowMs);
@@ -116,4 +116,13 @@ export function failClosed(store: CounterStore, onError: (error: unknown) => voi
   return {
     hit: guard(store.hit), peek: guard(store.peek), peekMany: guard(store.peekMany), holdUntil: guard(store.holdUntil), clear: guard(store.clear),
   };
+}
+
+/**
+ * True the first time `key` is claimed within the window, on every instance
+ * sharing the store: a single-use guard for things that carry their own
+ * expiry (an external assertion's replay key).
+ */
+export function oneTimeClaims(store: CounterStore, clock: { now(): Date }) {
+  return async (key: string, windowMs: number): Promise<boolean> => (await store.hit(key, windowMs, clock.now())).count === 1;
 }

@@ -1,7 +1,7 @@
 // Sessions are refresh-token families (RFC 9700 §4.14.2): every rotation adds a
 // token to the family, and presenting a spent one revokes the whole family.
 import { randomUUID } from "node:crypto";
-import type { Prisma } from "../db/database.ts";
+import type { Db } from "../db/database.ts";
 
 export interface SessionRecord {
   id: string;
@@ -33,7 +33,7 @@ function toSession(row: SessionRow): SessionRecord {
 
 const sessionFields = { id: true, userId: true, amr: true, authTime: true, lastUsedAt: true, expiresAt: true, revokedAt: true } as const;
 
-export function createSessionRepository(prisma: Prisma) {
+export function createSessionRepository(prisma: Db) {
   return {
     /**
      * The session and its first refresh token in one statement: sign-in is

@@ -2,11 +2,11 @@ import { Type } from "typebox";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
-import { principalOf, type Guards } from "../plugins/guards.ts";
+import type { AppGuards } from "./guards.ts";
 import { IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, TokenPairSchema } from "./schemas.ts";
 import type { SessionService } from "./service.ts";
 
-export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: Guards; keys: KeyRing }) {
+export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: AppGuards; keys: KeyRing }) {
   const { sessions, guards, keys } = deps;
 
   app.post("/v1/auth/refresh", {
@@ -31,7 +31,7 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(401) },
     },
   }, async (request, reply) => {
-    await sessions.logout(principalOf(request).sessionId);
+    await sessions.logout(guards.principalOf(request).sessionId);
     return reply.code(204).send(null);
   });
 

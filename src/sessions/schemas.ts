@@ -1,5 +1,13 @@
 import { Type } from "typebox";
-import { TokenPairProperties } from "../sign-in/schemas.ts";
+
+/** The token pair of every answer that signs a person in. */
+export const TokenPairProperties = {
+  accessToken: Type.String({ description: "Short-lived JWT (EdDSA, typ at+jwt) for Authorization: Bearer" }),
+  refreshToken: Type.String({ description: "Opaque refresh token; single use, rotated by /v1/auth/refresh" }),
+  expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
+  tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
+};
+
 
 export const RefreshBodySchema = Type.Object(
   { refreshToken: Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token" }) },

@@ -1,5 +1,7 @@
 import { Type, type Static } from "typebox";
 import { EmailSchema, PasswordSchema } from "../accounts/schemas.ts";
+import { RequirementSourceSchema } from "../companies/schemas.ts";
+import { TokenPairProperties } from "../sessions/schemas.ts";
 
 export const LoginBodySchema = Type.Object(
   {
@@ -12,24 +14,6 @@ export const LoginBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type LoginBody = Static<typeof LoginBodySchema>;
-
-export const TokenPairProperties = {
-  accessToken: Type.String({ description: "Short-lived JWT (EdDSA, typ at+jwt) for Authorization: Bearer" }),
-  refreshToken: Type.String({ description: "Opaque refresh token; single use, rotated by /v1/auth/refresh" }),
-  expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
-  tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
-};
-
-export const RequirementSourceSchema = Type.Object(
-  {
-    companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
-    companyName: Type.String({ description: "Its name" }),
-    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
-      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
-    }),
-  },
-  { additionalProperties: false },
-);
 
 export const AuthenticatedSchema = Type.Object(
   {

@@ -8,7 +8,7 @@
 import t, { type Test } from "tap";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import type { AuditEvent } from "../../src/generated/prisma/client.ts";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, login, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { totpAt, verify } from "../helpers/mfa.ts";
 import {

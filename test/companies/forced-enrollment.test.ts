@@ -4,7 +4,7 @@
 // and a full session.
 import t from "tap";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, createApiKey, login, startApp } from "../helpers/app.ts";
 import { totpAt, verify } from "../helpers/mfa.ts";
 import { companyKit, freshCode, person, source, wrongCode, type Person } from "../helpers/companies.ts";

@@ -3,7 +3,7 @@
 // and the accounting-office staff assigned to its assignments; an office's own
 // mandate reaches its staff and none of its clients' people.
 import t from "tap";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, createApiKey, startApp } from "../helpers/app.ts";
 import { companyKit, loginAnswer, person, signIn, sortSources, source, type Company, type Person, type Source } from "../helpers/companies.ts";
 

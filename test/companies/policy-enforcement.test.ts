@@ -4,7 +4,7 @@
 // it, and an optional grace deadline is announced and then enforced.
 import t from "tap";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, createApiKey, login, startApp } from "../helpers/app.ts";
 import { verify } from "../helpers/mfa.ts";
 import {

@@ -2,7 +2,7 @@
 // removes what it implied (an assignment needs both the office membership and the
 // office-client relation), and relations that make no sense are refused.
 import t from "tap";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { createApiKey, startApp } from "../helpers/app.ts";
 import { companyKit, loginAnswer, person, source, type Person } from "../helpers/companies.ts";
 

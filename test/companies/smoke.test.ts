@@ -1,6 +1,6 @@
 import t from "tap";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, createApiKey, createUser, login, startApp } from "../helpers/app.ts";
 import { totpAt } from "../helpers/mfa.ts";
 

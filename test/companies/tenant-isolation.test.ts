@@ -4,7 +4,7 @@
 // admins may do what API.md lets them do in their own company, plain members
 // nothing, service clients only with companies:write.
 import t from "tap";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, startApp } from "../helpers/app.ts";
 import { verify } from "../helpers/mfa.ts";
 import { companyAdmin, companyKit, freshCode, loginAnswer, person, personWithTotp, serviceClient, signIn } from "../helpers/companies.ts";

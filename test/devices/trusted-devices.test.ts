@@ -5,7 +5,7 @@
 import t from "tap";
 import { randomUUID } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, login, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

@@ -4,7 +4,7 @@
 import t from "tap";
 import { randomUUID } from "node:crypto";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { createApiKey, createUser, startApp } from "../helpers/app.ts";
 import { federatedSignIn, forbidNetwork, providerConfig, providerKey, signAssertion } from "./provider.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
 import { ConfigError, type Config } from "../../src/config.ts";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { AppError } from "../../src/errors.ts";
 import { createAssertionVerifier } from "../../src/federated/assertion.ts";
 import { resolveProvider, type Provider } from "../../src/federated/provider.ts";
@@ -123,6 +123,8 @@ t.test("an outage of the provider's keys is 503 UNAVAILABLE with Retry-After, no
     providerName: "bankid",
     identities: {} as ExternalIdentityRepository,
     claimOnce: async () => true,
+    userExists: async () => true,
+    discardChallenge: async () => {},
     clock,
     emit: async (type) => { emitted.push(type); },
     afterFirstFactor: async () => { throw new Error("not reached"); },

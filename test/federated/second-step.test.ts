@@ -6,7 +6,7 @@
 import t from "tap";
 import { randomUUID } from "node:crypto";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, createUser, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, totpAt, verify } from "../helpers/mfa.ts";

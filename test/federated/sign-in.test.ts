@@ -5,7 +5,7 @@
 import t from "tap";
 import { decodeJwt, SignJWT } from "jose";
 import { createPublicKey, randomUUID } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { createUser, logCapture, startApp } from "../helpers/app.ts";
 import { b64url, claimsFor, federatedSignIn, forbidNetwork, linkIdentity, providerConfig, providerKey, signAssertion } from "./provider.ts";

@@ -8,6 +8,7 @@ import type { Test } from "tap";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createClientService, type Scope } from "../../src/clients/service.ts";
+import { createClientRepository } from "../../src/clients/repository.ts";
 import { openDatabase, type Database } from "../../src/db/database.ts";
 import type { Clock } from "../../src/lib/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
@@ -85,7 +86,7 @@ export async function sharedDatabase(t: Test): Promise<Database> {
 }
 
 export async function createApiKey(app: App, scopes: Scope[]): Promise<string> {
-  const { apiKey } = await createClientService(app.database.prisma).create(`test-${scopes.join("+")}`, scopes);
+  const { apiKey } = await createClientService(createClientRepository(app.database.prisma)).create(`test-${scopes.join("+")}`, scopes);
   return apiKey;
 }
 

@@ -5,8 +5,9 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import type { App } from "../../src/http/app-type.ts";
-import type { manualClock } from "../../src/lib/clock.ts";
+import type { manualClock } from "./clock.ts";
 import { createClientService, type Scope } from "../../src/clients/service.ts";
+import { createClientRepository } from "../../src/clients/repository.ts";
 import { bearer, createUser, login, TEST_PASSWORD } from "./app.ts";
 import { totpAt, verify } from "./mfa.ts";
 
@@ -51,7 +52,7 @@ export function sortSources(list: Source[]): Source[] {
 
 /** A service client with the given scopes: its id (the audit actor) and the header that carries its key. */
 export async function serviceClient(app: App, scopes: Scope[]) {
-  const { id, apiKey } = await createClientService(app.database.prisma).create(`test-${scopes.join("+") || "none"}-${randomBytes(3).toString("hex")}`, scopes);
+  const { id, apiKey } = await createClientService(createClientRepository(app.database.prisma)).create(`test-${scopes.join("+") || "none"}-${randomBytes(3).toString("hex")}`, scopes);
   return { id, apiKey, headers: { "x-api-key": apiKey } as Record<string, string> };
 }
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 
 t.test("a manual clock moves only when told", async (t) => {
   const clock = manualClock(new Date("2026-01-01T00:00:00Z"));

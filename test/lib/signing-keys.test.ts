@@ -2,7 +2,7 @@ import t from "tap";
 import { createHmac, randomBytes } from "node:crypto";
 import { CompactSign, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CompactJWSHeaderParameters, CryptoKey, JWK } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import {
   createKeyRing, generateKeyRecord, loadKeyFile, rotateKeys, serializeKeyFile,
 } from "../../src/lib/signing-keys.ts";

@@ -6,7 +6,7 @@
 // cap are set out of reach: the losers here are replays, not guesses.
 import t, { type Test } from "tap";
 import { randomBytes } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { generateKeyRecord, serializeKeyFile } from "../../src/lib/signing-keys.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { sharedDatabase, startApp } from "../helpers/app.ts";

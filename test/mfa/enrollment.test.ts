@@ -5,7 +5,7 @@
 import t from "tap";
 import { randomBytes } from "node:crypto";
 import { SignJWT, decodeJwt, importJWK } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { generateKeyRecord, serializeKeyFile } from "../../src/lib/signing-keys.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, login, startApp } from "../helpers/app.ts";

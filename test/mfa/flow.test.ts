@@ -1,6 +1,6 @@
 import t from "tap";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { bearer, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";
 

@@ -4,7 +4,7 @@
 // MFA_FAILURE_CAP the authenticator is disabled. These counters are not the
 // password throttle's. Small numbers here keep the arithmetic visible.
 import t, { type Test } from "tap";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";
@@ -29,7 +29,7 @@ const wrongCode = (user: User) => totpAt(user.secret, clock.now(), 9);
 const rightCode = (user: User) => totpAt(user.secret, clock.now());
 const attempt = async (user: User, code: string) => verify(app, { mfaToken: await mfaToken(app, user.email), method: "totp", code });
 const failures = async (user: User) =>
-  (await app.database.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { mfaFailures: true } })).mfaFailures;
+  (await app.database.prisma.secondFactorThrottle.findUnique({ where: { userId: user.id }, select: { failures: true } }))?.failures ?? 0;
 
 /** n wrong codes, each on a fresh MFA token, each expected to be a plain 401. */
 async function fail(t: Test, user: User, n: number) {

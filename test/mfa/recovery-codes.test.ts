@@ -3,7 +3,7 @@
 // of reach so the concurrent losers below are answered, not throttled.
 import t from "tap";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

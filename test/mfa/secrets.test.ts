@@ -3,7 +3,7 @@
 import t from "tap";
 import type { InjectOptions } from "fastify";
 import { randomBytes } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { createSecretBox } from "../../src/lib/secret-box.ts";
 import { seedAad } from "../../src/mfa/second-factor.ts";
 import type { App } from "../../src/http/app-type.ts";

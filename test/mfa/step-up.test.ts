@@ -3,7 +3,7 @@
 // a trusted device or a recovery code never does.
 import t from "tap";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

@@ -4,7 +4,7 @@
 import t from "tap";
 import { randomUUID } from "node:crypto";
 import { decodeJwt } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, createUser, login, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

@@ -3,7 +3,7 @@
 // so every refusal below is the code's or the token's own.
 import t from "tap";
 import { randomBytes } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, logCapture, login, startApp } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

@@ -4,7 +4,7 @@
 import t, { type Test } from "tap";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { verifyWebhookSignature } from "../../src/notifications/webhook.ts";
 import { bearer, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";

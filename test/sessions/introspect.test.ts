@@ -5,7 +5,8 @@ import type { Test } from "tap";
 import { randomBytes } from "node:crypto";
 import { decodeJwt } from "jose";
 import { createClientService } from "../../src/clients/service.ts";
-import { manualClock } from "../../src/lib/clock.ts";
+import { createClientRepository } from "../../src/clients/repository.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, createUser, login, startApp } from "../helpers/app.ts";
 
@@ -39,7 +40,7 @@ t.test("introspection needs an API key with the tokens:introspect scope", async 
   const unscoped = await introspect(accessToken, { "x-api-key": await createApiKey(app, ["users:write", "users:read"]) });
   t.equal(unscoped.statusCode, 403);
   t.equal(unscoped.json().code, "INSUFFICIENT_SCOPE");
-  const clients = createClientService(app.database.prisma);
+  const clients = createClientService(createClientRepository(app.database.prisma));
   const revoked = await clients.create("revoked-introspector", ["tokens:introspect"]);
   t.equal((await introspect(accessToken, { "x-api-key": revoked.apiKey })).statusCode, 200, "works before revocation");
   await clients.revoke(revoked.id);

@@ -4,7 +4,7 @@
 import t from "tap";
 import type { Test } from "tap";
 import { randomBytes } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, login, startApp } from "../helpers/app.ts";
 

@@ -6,7 +6,7 @@ import t from "tap";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, login, sharedDatabase, startApp } from "../helpers/app.ts";
 

@@ -5,7 +5,7 @@
 // behind a load balancer share PostgreSQL and NTP time.
 import t from "tap";
 import { randomBytes } from "node:crypto";
-import { manualClock } from "../../src/lib/clock.ts";
+import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { TEST_PASSWORD, createUser, sharedDatabase, startApp } from "../helpers/app.ts";
 
