@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Redis } from "ioredis";
 import type { DestinationStream } from "pino";
 import type { Config } from "./config.ts";
+import { AppError } from "./errors.ts";
 import { openDatabase, transactionOf, type Database, type Db } from "./db/database.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
 import { CLOCK_TOLERANCE_SECONDS, createKeyRing } from "./lib/signing-keys.ts";
@@ -103,15 +104,17 @@ function createFastify(config: Config, logStream?: DestinationStream): App {
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
-function createCounterStore(config: Config, database: Database, app: App): CounterStore {
+/** The shared counters, and a readiness check of where they live. */
+function createCounterStore(config: Config, database: Database, app: App): { counters: CounterStore; ping: () => Promise<void> } {
   const onError = (error: unknown) => app.log.error({ err: error }, "rate-limit store failed");
-  if (!config.REDIS_URL) return failClosed(postgresCounterStore(database.prisma), onError);
+  if (!config.REDIS_URL) return { counters: failClosed(postgresCounterStore(database.prisma), onError), ping: async () => {} };
   // Commands wait for the first connection (a new instance must not refuse its
   // first sign-ins), but never longer than a second: a dead Redis fails closed.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: 1_000, connectTimeout: 2_000 });
   redis.on("error", (error) => app.log.warn({ err: error }, "redis connection error"));
   app.addHook("onClose", async () => { redis.disconnect(); });
-  return failClosed(redisCounterStore(redis), onError);
+  // While Redis is down every sign-in fails closed, so the instance is not ready (checklist RL-08).
+  return { counters: failClosed(redisCounterStore(redis), onError), ping: async () => { await redis.ping(); } };
 }
 
 /** Probes and scrapes log only warnings, or less when LOG_LEVEL asks for less. */
@@ -119,14 +122,32 @@ function quietLogLevel(level: Config["LOG_LEVEL"]): Config["LOG_LEVEL"] {
   return ["error", "fatal", "silent"].includes(level) ? level : "warn";
 }
 
-function registerHttpConventions(app: App) {
+// Query parameters that would carry a credential. A URL ends up in proxy logs,
+// browser history and Referer headers (RFC 6750 §5.3, RFC 9700 §4.3.2), so such
+// a request is refused whatever the route, and its query never reaches our log.
+const CREDENTIAL_PARAMETERS = new Set([
+  "access_token", "accesstoken", "refresh_token", "refreshtoken", "id_token", "token", "mfatoken", "mfa_token", "enrollmenttoken",
+  "devicetoken", "device_token", "code", "password", "api_key", "apikey", "x-api-key", "assertion", "secret", "recoverycode",
+]);
+
+function carriesCredential(query: unknown): boolean {
+  return Object.keys((query ?? {}) as object).some((key) => CREDENTIAL_PARAMETERS.has(key.toLowerCase()));
+}
+
+function registerHttpConventions(app: App, publicUrl: string) {
   // JSON only: Fastify would otherwise parse text/plain (checklist IV-04).
   app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
+  const https = publicUrl.startsWith("https://");
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     // Token responses must never be cached (RFC 6749 §5.1); nothing here should be.
     reply.header("cache-control", "no-store");
+    // No answer is ever to be sniffed into another type (ASVS 3.4.4).
+    reply.header("x-content-type-options", "nosniff");
+    // Behind an https public URL, browsers must never fall back to http (RFC 6797; ASVS 3.4.1).
+    if (https) reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
+    if (carriesCredential(request.query)) throw new AppError("CREDENTIAL_IN_URL");
   });
   registerProblemHandler(app);
 }
@@ -170,10 +191,13 @@ function repositoriesOf(db: Db, clock: Clock, federatedProvider: string) {
 }
 
 /** Audit log, notifier and metrics: where every security event goes. */
-function wireEvents(app: App, config: Config, clock: Clock, repositories: ReturnType<typeof repositoriesOf>, memberIdsOf: (companyId: string) => Promise<string[]>) {
-  const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL));
+function wireEvents(
+  app: App, config: Config, clock: Clock, repositories: ReturnType<typeof repositoriesOf>,
+  membersSince: (companyId: string) => Promise<{ userId: string; since: Date }[]>,
+) {
+  const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL), config.METRICS_TOKEN);
   const requestContext = createRequestContext(app);
-  const audit = createAuditLog({ events: repositories.audit, context: requestContext, clock, memberIdsOf });
+  const audit = createAuditLog({ events: repositories.audit, context: requestContext, clock, membersSince });
   app.addHook("onSend", async () => audit.flush());
   const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
     ? createWebhookNotifier({ url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS }, app.log)
@@ -211,12 +235,12 @@ async function resolveFederatedProvider(app: App, config: Config, clock: Clock) 
 
 async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
   const { prisma } = database;
-  registerHttpConventions(app);
+  registerHttpConventions(app, config.ISSUER);
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
   const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial);
-  const counters = createCounterStore(config, database, app);
+  const { counters, ping: pingCounters } = createCounterStore(config, database, app);
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
     freeFailures: config.LOGIN_FREE_FAILURES,
@@ -224,7 +248,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   }, clock);
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
-  const { audit, onEvent } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.memberIds(companyId));
+  const { audit, onEvent } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: repositories.sessions,
@@ -306,5 +330,5 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   registerCompanyRoutes(app, { guards, companies });
   registerAuditRoutes(app, { guards, audit, isAdmin: companies.isAdmin });
   registerFederatedRoutes(app, { federated, guards, admitAddress: throttle.admitAddress });
-  registerHealthRoutes(app, database.ping, quietLogLevel(config.LOG_LEVEL));
+  registerHealthRoutes(app, [database.ping, pingCounters], quietLogLevel(config.LOG_LEVEL));
 }

@@ -30,7 +30,8 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Str("./data", "directory of the embedded database and of development keys"),
   MIGRATE_ON_START: Bool(true, "apply pending migrations at start-up"),
   REDIS_URL: OptionalStr("redis:// URL for shared rate-limit counters; when unset, PostgreSQL holds them"),
-  ISSUER: Str("http://127.0.0.1:3000", "the iss claim of every token this service signs"),
+  ISSUER: OptionalStr("the public URL of this service: the iss claim of every token it signs, the OpenAPI server, HSTS when https; default http://HOST:PORT, the address it listens on"),
+  METRICS_TOKEN: OptionalStr("bearer token that GET /metrics requires (at least 32 characters); while unset, /metrics answers 404 on the API port"),
   ACCESS_TOKEN_AUDIENCE: Str("bookkeeping-api", "the aud claim of access tokens"),
   SIGNING_KEYS: OptionalStr("JSON key file content (see README: Keys); takes precedence over SIGNING_KEYS_FILE"),
   SIGNING_KEYS_FILE: OptionalStr("path of the JSON signing key file; development default DATA_DIR/signing-keys.json, generated on first start"),
@@ -72,7 +73,7 @@ export const ConfigSchema = Type.Object({
   SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
 });
 
-export type Config = Static<typeof ConfigSchema>;
+export type Config = Static<typeof ConfigSchema> & { ISSUER: string };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -97,6 +98,12 @@ function describeErrors(schema: TSchema, value: unknown): string[] {
   return [...lines.values()];
 }
 
+/** The URL the service listens on, as a client on this machine reaches it (an any-address bind is reached on loopback). */
+function listenUrl(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  return `http://${reachable}:${port}`;
+}
+
 /** Reads the environment once; unknown values get an actionable message, not a stack trace. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
   const known = Object.keys(ConfigSchema.properties);
@@ -108,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>;
   const merged = { ...converted, ...overrides };
   const problems = describeErrors(ConfigSchema, merged);
+  if (typeof merged.METRICS_TOKEN === "string" && merged.METRICS_TOKEN.length < 32) problems.push("METRICS_TOKEN: must be at least 32 characters");
   if (problems.length > 0) throw new ConfigError(problems);
-  return merged as Config;
+  return { ...merged, ISSUER: (merged.ISSUER as string | undefined) ?? listenUrl(merged.HOST as string, merged.PORT as number) } as Config;
 }

@@ -3,6 +3,7 @@
 // (RFC 9457). The title is public; details for operators go to the log only.
 export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, title: "The request does not match the schema." },
+  CREDENTIAL_IN_URL: { status: 400, title: "Tokens, codes and passwords must not be sent in the URL; send them in the body or a header." },
   PASSWORD_TOO_SHORT: { status: 400, title: "The password is too short." },
   PASSWORD_TOO_LONG: { status: 400, title: "The password is too long." },
   PASSWORD_BLOCKLISTED: { status: 400, title: "The password is too common; choose another." },

@@ -7,7 +7,8 @@ import { openDatabase } from "../src/db/database.ts";
 import type { App } from "../src/http/app-type.ts";
 import { freshDatabaseUrl, logCapture, startApp } from "./helpers/app.ts";
 
-const app: App = await startApp(t);
+const METRICS_TOKEN = randomBytes(24).toString("base64url");
+const app: App = await startApp(t, { config: { METRICS_TOKEN } });
 
 t.test("liveness and readiness answer 200 with no internals", async (t) => {
   for (const url of ["/health/live", "/health/ready"]) {
@@ -21,7 +22,7 @@ t.test("/metrics is Prometheus text that counts requests by route pattern", asyn
   const probe = randomBytes(6).toString("hex");
   for (let i = 0; i < 3; i++) await app.inject({ method: "GET", url: "/health/live" });
   await app.inject({ method: "GET", url: `/no-such-route/${probe}` });
-  const res = await app.inject({ method: "GET", url: "/metrics" });
+  const res = await app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
   t.equal(res.statusCode, 200);
   t.match(res.headers["content-type"], /^text\/plain; version=0\.0\.4/);
   t.match(res.body, /^# HELP http_requests_total /m);

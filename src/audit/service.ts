@@ -36,8 +36,8 @@ export function createAuditLog(deps: {
   events: AuditRepository;
   context: RequestContextReader;
   clock: Clock;
-  /** The members of a company (companies feature), whose personal events its admins see. */
-  memberIdsOf: (companyId: string) => Promise<string[]>;
+  /** The members of a company and since when (companies feature): its admins see their personal events from then on. */
+  membersSince: (companyId: string) => Promise<{ userId: string; since: Date }[]>;
 }) {
   const { events, context, clock } = deps;
   /**
@@ -92,11 +92,13 @@ export function createAuditLog(deps: {
      * people; a person in two companies does not carry one company's events into the other.
      */
     async listForCompany(companyId: string, query: AuditQuery) {
-      const members = await deps.memberIdsOf(companyId);
+      // A person's personal events from before they joined are not the company's
+      // to read: adding someone by id must not open their sign-in history.
+      const members = await deps.membersSince(companyId);
       return list({
         OR: [
           { companyId },
-          { companyId: null, subjectUserId: { in: members } },
+          ...members.map((m) => ({ companyId: null, subjectUserId: m.userId, occurredAt: { gte: m.since } })),
           { type: { in: OFFICE_RELATION_EVENTS }, details: { path: ["officeId"], equals: companyId } },
         ],
       }, query);

@@ -110,7 +110,9 @@ export function createCompanyRepository(prisma: Db, clock: Clock) {
     assignmentsOf: (where: { officeId: string; clientId?: string; userId?: string }) =>
       prisma.assignment.findMany({ where, select: { officeId: true, clientId: true, userId: true } }),
 
-    memberIds: async (companyId: string) => (await prisma.membership.findMany({ where: { companyId }, select: { userId: true } })).map((m) => m.userId),
+    /** Each member and since when (the membership's creation; a role change keeps it). */
+    membersSince: async (companyId: string) =>
+      (await prisma.membership.findMany({ where: { companyId }, select: { userId: true, createdAt: true } })).map((m) => ({ userId: m.userId, since: m.createdAt })),
   };
 }
 

@@ -166,7 +166,7 @@ export function createCompanyService(deps: {
 
   return {
     create, setMember, removeMember, addClient, removeClient, addAssignee, removeAssignee, getPolicy, setPolicy, impact,
-    isAdmin, assertAdmin, memberIds: (companyId: string) => companies.memberIds(companyId),
+    isAdmin, assertAdmin,
   };
 }
 

@@ -9,7 +9,8 @@ const HealthSchema = Type.Object(
   { additionalProperties: false, description: "No versions or internals (ASVS 13.4.5)" },
 );
 
-export function registerHealthRoutes(app: App, ping: () => Promise<void>, logLevel: LevelWithSilent) {
+/** Readiness asks every dependency a request needs: the database, and Redis when the counters live there. */
+export function registerHealthRoutes(app: App, checks: Array<() => Promise<void>>, logLevel: LevelWithSilent) {
   app.get("/health/live", {
     logLevel,
     schema: { tags: ["Operations"], summary: "Liveness: the process answers", response: { 200: HealthSchema } },
@@ -19,12 +20,12 @@ export function registerHealthRoutes(app: App, ping: () => Promise<void>, logLev
     logLevel,
     schema: {
       tags: ["Operations"],
-      summary: "Readiness: the database answers",
+      summary: "Readiness: the database (and Redis, when configured) answer",
       response: { 200: HealthSchema, ...problemResponses(503) },
     },
   }, async (request) => {
     try {
-      await ping();
+      await Promise.all(checks.map((check) => check()));
     } catch (error) {
       // The error's name and code only: its message may name the database or carry SQL.
       const { name, code } = error as { name?: string; code?: string };

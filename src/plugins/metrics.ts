@@ -1,10 +1,29 @@
-import type { LevelWithSilent } from "pino";
 // Prometheus metrics from prom-client, in a registry owned by this app instance
 // (no global default registry, so tests can build several apps in one process).
+// Metrics name routes, event counts and process internals: not for the public.
+// GET /metrics needs METRICS_TOKEN as its bearer token, and answers 404 while
+// none is configured (ASVS 13.4.5: no internals on the public interface).
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { LevelWithSilent } from "pino";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AppError } from "../errors.ts";
 import type { App } from "../http/app-type.ts";
+import { bearerToken } from "../http/guards.ts";
+import { problemResponses } from "../http/problem.ts";
 
-export function registerMetrics(app: App, logLevel: LevelWithSilent) {
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** Compares digests, so neither the length nor the content of the token leaks through timing. */
+function scrapeGuard(token: string | undefined) {
+  const expected = token ? digest(token) : null;
+  return async function requireMetricsToken(request: Parameters<typeof bearerToken>[0]) {
+    if (!expected) throw new AppError("NOT_FOUND");
+    const given = bearerToken(request);
+    if (!given || !timingSafeEqual(digest(given), expected)) throw new AppError("UNAUTHENTICATED", { logReason: "metrics_token" });
+  };
+}
+
+export function registerMetrics(app: App, logLevel: LevelWithSilent, token: string | undefined) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -36,11 +55,14 @@ export function registerMetrics(app: App, logLevel: LevelWithSilent) {
 
   app.get("/metrics", {
     logLevel,
+    preHandler: scrapeGuard(token),
     schema: {
       tags: ["Operations"],
       summary: "Prometheus metrics (text exposition format)",
+      description: "Needs METRICS_TOKEN as the bearer token; 404 while METRICS_TOKEN is not configured.",
+      security: [{ bearerAuth: [] }],
       produces: ["text/plain"],
-      response: { 200: { type: "string", description: "Prometheus text format 0.0.4" } },
+      response: { 200: { type: "string", description: "Prometheus text format 0.0.4" }, ...problemResponses(401, 404) },
     },
   }, async (_request, reply) => {
     reply.type(registry.contentType);

@@ -14,9 +14,29 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "VALIDATION_FAILED",
 };
 
+// Prisma's codes for "the database cannot be reached or has no connection for us"
+// (P1001 unreachable, P1002 timed out, P1008 operation timeout, P1017 connection
+// closed, P2024 pool timeout), and the driver adapter's kinds of the same.
+const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+const UNAVAILABLE_DRIVER_KINDS = new Set(["DatabaseNotReachable", "DatabaseDoesNotExist", "SocketTimeout", "TooManyConnections", "ConnectionClosed"]);
+// node-postgres's own words when the pool has no free connection in time, or loses one.
+const UNAVAILABLE_POOL_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/;
+const DATABASE_RETRY_SECONDS = 2;
+
+/** A database that is down, or a pool with no free connection: the client should retry soon (checklist AV-04, AV-05). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null;
+  if (!e || typeof e !== "object") return false;
+  if (typeof e.code === "string" && UNAVAILABLE_PRISMA_CODES.has(e.code)) return true;
+  const kind = e.meta?.driverAdapterError?.cause?.kind;
+  if (typeof kind === "string" && UNAVAILABLE_DRIVER_KINDS.has(kind)) return true;
+  return typeof e.message === "string" && UNAVAILABLE_POOL_MESSAGES.test(e.message);
+}
+
 function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HasherBusyError) return new AppError("SERVICE_BUSY", { retryAfterSeconds: 1 });
+  if (isDatabaseUnavailable(error)) return new AppError("UNAVAILABLE", { retryAfterSeconds: DATABASE_RETRY_SECONDS, logReason: "database_unavailable" });
   if (error.validation) return new AppError("VALIDATION_FAILED");
   const mapped = error.code ? fastifyCodes[error.code] : undefined;
   if (mapped) return new AppError(mapped);
@@ -53,6 +73,8 @@ export function registerProblemHandler(app: FastifyInstance) {
     const appError = toAppError(error);
     if (appError.status >= 500 && appError.code === "INTERNAL") {
       request.log.error({ err: error }, "unhandled error");
+    } else if (appError.options.logReason === "database_unavailable") {
+      request.log.warn({ errorCode: appError.code, errorName: (error as Error).name, driverCode: (error as { code?: string }).code }, "database unavailable");
     } else {
       // errorCode, not code: "code" is redacted everywhere as a possible one-time code.
       request.log.info({ errorCode: appError.code, reason: appError.options.logReason }, "request refused");

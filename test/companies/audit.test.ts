@@ -355,8 +355,13 @@ t.test("audit log", async (t) => {
     const newestFirst = (a: ApiEvent, b: ApiEvent) => (a.occurredAt !== b.occurredAt ? (a.occurredAt < b.occurredAt ? 1 : -1) : a.id < b.id ? 1 : -1);
     t.same([...events].sort(newestFirst).map((e) => e.id), events.map((e) => e.id), "newest first");
     const ids = new Set(events.map((e) => e.id));
-    const mustSee = await prisma.auditEvent.findMany({ where: { OR: [{ companyId: A.id }, { companyId: null, subjectUserId: { in: members } }] }, select: { id: true } });
-    t.ok(mustSee.length > 10 && mustSee.every((e) => ids.has(e.id)), "every event of the company, and every company-less event of its members");
+    // Since the tenant-boundary hardening a member's personal events count from the start of their membership.
+    const since = await prisma.membership.findMany({ where: { companyId: A.id }, select: { userId: true, createdAt: true } });
+    const mustSee = await prisma.auditEvent.findMany({
+      where: { OR: [{ companyId: A.id }, ...since.map((m) => ({ companyId: null, subjectUserId: m.userId, occurredAt: { gte: m.createdAt } }))] },
+      select: { id: true },
+    });
+    t.ok(mustSee.length > 10 && mustSee.every((e) => ids.has(e.id)), "every event of the company, and every company-less event of its members since they joined");
   });
 
   await t.test("an office admin sees the office's staff, not the client's own people", async (t) => {
