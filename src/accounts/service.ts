@@ -3,7 +3,8 @@
 import { AppError, type ErrorCode } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
-import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
+import { checkPasswordPolicy, type PasswordPolicy } from "../lib/password-policy.ts";
+import type { PasswordHasher } from "../lib/passwords.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { UserRecord, UserRepository } from "./repository.ts";
 
