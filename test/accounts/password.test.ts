@@ -63,7 +63,7 @@ t.test("the new password must pass the policy; a refused change leaves the old p
   const { accessToken } = await signIn(user.email);
   const cases: Array<[string, string]> = [
     ["short", "PASSWORD_TOO_SHORT"],
-    ["password1234", "PASSWORD_BLOCKLISTED"],
+    ["password123456789", "PASSWORD_BLOCKLISTED"],
     [user.email, "PASSWORD_CONTAINS_CONTEXT"],
   ];
   for (const [newPassword, code] of cases) {
