@@ -38,17 +38,25 @@ export function isDerivedFrom(form: string, isListed: (word: string) => boolean,
   );
 }
 
-/** The cores left when a leading or trailing run of predictable padding is removed (and the form itself). */
+/**
+ * The cores left when predictable padding is cut from either end (and the form itself). Every cut
+ * within a padding run is tried, so a listed word that ends in digits ("acme42" + "2024") is found.
+ */
 function splitsOf(form: string): string[] {
-  const prefix = PADDING.exec(form)![0];
-  const suffix = reverse(PADDING.exec(reverse(form))![0]);
-  const cores = [form];
-  if (prefix.length < form.length) {
-    if (isPredictablePadding(prefix)) cores.push(form.slice(prefix.length));
-    if (isPredictablePadding(suffix)) cores.push(form.slice(0, form.length - suffix.length));
-    if (isPredictablePadding(prefix) && isPredictablePadding(suffix)) cores.push(form.slice(prefix.length, form.length - suffix.length));
-  }
-  return [...new Set(cores)];
+  const chars = [...form];
+  const leading = codePoints(PADDING.exec(form)![0]);
+  if (leading === chars.length) return [form];
+  const trailing = codePoints(PADDING.exec(reverse(form))![0]);
+  const starts = cutsWithin(leading).filter((cut) => isPredictablePadding(chars.slice(0, cut).join("")));
+  const ends = cutsWithin(trailing).filter((cut) => isPredictablePadding(chars.slice(chars.length - cut).join("")));
+  return [...new Set(starts.flatMap((start) => ends.map((end) => chars.slice(start, chars.length - end).join(""))))];
+}
+
+// Cuts into a padding run of `length`: none, the first few, and the whole run; bounded so a long
+// run of digits costs a few hundred lookups at most.
+const MAX_CUT = 8;
+function cutsWithin(length: number): number[] {
+  return [...new Set([0, ...Array.from({ length: Math.min(length, MAX_CUT) }, (_, i) => i + 1), length])];
 }
 
 /**

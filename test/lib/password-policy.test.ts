@@ -82,6 +82,7 @@ t.test("a company name is a context word: itself, repeated or padded is refused,
   for (const password of ["Nordic Timber Ltd", "nordictimberltdnordictimberltd", "Fjord Bookkeeping 2024!", "bookkeepingbookkeeping", "TIMBER TIMBER TIMBER"]) {
     t.same(checkPasswordPolicy(password, atLeast(15), context), refused, password);
   }
+  t.same(checkPasswordPolicy("Studio 54 2024!!", atLeast(15), { extraWords: ["Studio 54"] }), refused, "a name that ends in digits, padded");
   t.same(checkPasswordPolicy("timber wolves howl at dawn", atLeast(15), context), { ok: true });
   t.same(checkPasswordPolicy("nordictimberltdnordictimberltd", atLeast(15), {}), { ok: true }, "without the context it is just long");
 });
