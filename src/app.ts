@@ -238,6 +238,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
       await devices.revokeAll(userId);
       await onEvent("password_changed", userId);
     },
+    companyNamesOf: companyRepository.companyNamesOf,
   });
   const signIn = createSignInService({
     users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,

@@ -24,10 +24,12 @@ export interface AccountsDeps {
   clock: Clock;
   /** Called after a password change: ends other sessions, trusted devices, ... */
   onPasswordChanged: (userId: string, keepSessionId: string) => Promise<void>;
+  /** The names of the person's companies: a new password must not be one (ASVS 5.0 6.2.11). */
+  companyNamesOf?: (userId: string) => Promise<string[]>;
 }
 
 export function createAccountsService(deps: AccountsDeps) {
-  function assertPolicy(password: string, context: { email: string; name: string }) {
+  function assertPolicy(password: string, context: { email: string; name: string; extraWords?: string[] }) {
     const verdict = checkPasswordPolicy(password, deps.policy, { ...context, serviceName: deps.serviceName });
     if (!verdict.ok) throw new AppError(policyErrors[verdict.reason]!);
   }
@@ -51,7 +53,9 @@ export function createAccountsService(deps: AccountsDeps) {
       await deps.throttle.recordFailure(user.email);
       throw new AppError("INVALID_CURRENT_PASSWORD");
     }
-    assertPolicy(newPassword, user);
+    // Registration knows no companies yet; by a password change the person may have some.
+    const companyNames = (await deps.companyNamesOf?.(userId)) ?? [];
+    assertPolicy(newPassword, { email: user.email, name: user.name, extraWords: companyNames });
     await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), deps.clock.now());
     await deps.onPasswordChanged(userId, sessionId);
   }

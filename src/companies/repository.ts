@@ -111,6 +111,13 @@ export function createCompanyRepository(prisma: Prisma, clock: Clock) {
       prisma.assignment.findMany({ where, select: { officeId: true, clientId: true, userId: true } }),
 
     memberIds: async (companyId: string) => (await prisma.membership.findMany({ where: { companyId }, select: { userId: true } })).map((m) => m.userId),
+
+    /** Names of the companies a user is a member of or assigned to: words their password must not be (ASVS 5.0 6.2.11). */
+    companyNamesOf: async (userId: string) =>
+      (await prisma.company.findMany({
+        where: { OR: [{ members: { some: { userId } } }, { offices: { some: { assignments: { some: { userId } } } } }] },
+        select: { name: true },
+      })).map((c) => c.name),
   };
 }
 
