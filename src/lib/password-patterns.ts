@@ -89,10 +89,16 @@ function readingsOf(word: string): string[] {
  */
 export function repeatedUnit(form: string): string | undefined {
   const chars = [...form];
-  for (let period = 1; period * 2 <= chars.length; period++) {
-    if (chars.every((c, i) => i < period || c === chars[i - period])) return chars.slice(0, period).join("");
+  // The smallest period is the length less the longest proper border (KMP prefix function):
+  // linear, so a 1,024-character password cannot make the check quadratic.
+  const border = new Array<number>(chars.length).fill(0);
+  for (let i = 1, k = 0; i < chars.length; i++) {
+    while (k > 0 && chars[i] !== chars[k]) k = border[k - 1]!;
+    if (chars[i] === chars[k]) k++;
+    border[i] = k;
   }
-  return undefined;
+  const period = chars.length - (border[chars.length - 1] ?? 0);
+  return period * 2 <= chars.length ? chars.slice(0, period).join("") : undefined;
 }
 
 // A US QWERTY keyboard as zxcvbn models it: each row shifted right of the one above, so a key

@@ -86,3 +86,13 @@ t.test("a company name is a context word: itself, repeated or padded is refused,
   t.same(checkPasswordPolicy("timber wolves howl at dawn", atLeast(15), context), { ok: true });
   t.same(checkPasswordPolicy("nordictimberltdnordictimberltd", atLeast(15), {}), { ok: true }, "without the context it is just long");
 });
+
+t.test("checking a 1,024-code-point password stays cheap, whatever its shape", async (t) => {
+  const adversarial = ["!".repeat(8) + "a".repeat(1007) + "b" + "!".repeat(8), "12345678" + "ab".repeat(504) + "c" + "1234567", "a".repeat(1023) + "b"];
+  for (const password of adversarial) {
+    const started = performance.now();
+    checkPasswordPolicy(password, atLeast(15), { name: "a".repeat(100), extraWords: ["a".repeat(200)] });
+    const elapsed = performance.now() - started;
+    t.ok(elapsed < 250, `${elapsed.toFixed(1)} ms`); // ~15 ms here; linear, not quadratic, in the length
+  }
+});
