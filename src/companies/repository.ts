@@ -113,6 +113,13 @@ export function createCompanyRepository(prisma: Db, clock: Clock) {
     /** Each member and since when (the membership's creation; a role change keeps it). */
     membersSince: async (companyId: string) =>
       (await prisma.membership.findMany({ where: { companyId }, select: { userId: true, createdAt: true } })).map((m) => ({ userId: m.userId, since: m.createdAt })),
+
+    /** Names of the companies a user is a member of or assigned to: words their password must not be (ASVS 5.0 6.2.11). */
+    companyNamesOf: async (userId: string) =>
+      (await prisma.company.findMany({
+        where: { OR: [{ members: { some: { userId } } }, { offices: { some: { assignments: { some: { userId } } } } }] },
+        select: { name: true },
+      })).map((c) => c.name),
   };
 }
 

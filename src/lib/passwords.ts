@@ -1,7 +1,6 @@
-// Password hashing and the password policy. Framework-free: the service layer passes in the
-// parameters and the policy read from config, so tests and production build the same hasher.
+// Password hashing (the policy is in password-policy.ts). Framework-free: the service layer passes
+// in the parameters read from config, so tests and production build the same hasher.
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { hash as argon2Hash, parseOptions, verify as argon2Verify, type Algorithm, type Version } from "@node-rs/argon2";
 
@@ -79,7 +78,7 @@ export function createPasswordHasher(params: Argon2Params, options: HasherOption
 }
 
 // NIST SP 800-63B-4 §3.1.1.2: verifiers SHOULD apply NFC so one password typed on two keyboards
-// compares equal; the same form is fed to the hash and to the policy.
+// compares equal; the policy (password-policy.ts) checks the same form.
 function normalize(password: string): string {
   return password.normalize("NFC");
 }
@@ -147,73 +146,4 @@ function createFifoLimiter(maxConcurrent: number, maxQueue: number): Limiter {
       release();
     }
   };
-}
-
-export interface PasswordPolicy {
-  minLength: number;
-  maxLength: number;
-}
-
-export interface PasswordContext {
-  email?: string;
-  name?: string;
-  serviceName?: string;
-}
-
-export type PasswordPolicyReason =
-  | "password_too_short"
-  | "password_too_long"
-  | "password_blocklisted"
-  | "password_contains_context";
-
-export type PasswordPolicyResult = { ok: true } | { ok: false; reason: PasswordPolicyReason };
-
-// NIST SP 800-63B-4 §3.1.1.2: length in code points after NFC, no composition rules, a blocklist
-// compared against the whole password, and a reason when one is refused (ASVS 5.0 6.2.1, 6.2.4–6.2.5).
-export function checkPasswordPolicy(password: string, policy: PasswordPolicy, context: PasswordContext): PasswordPolicyResult {
-  const normalized = normalize(password);
-  const length = [...normalized].length;
-  if (length < policy.minLength) return { ok: false, reason: "password_too_short" };
-  if (length > policy.maxLength) return { ok: false, reason: "password_too_long" };
-  if (commonPasswords().has(normalized.toLowerCase())) return { ok: false, reason: "password_blocklisted" };
-  if (repeatsContextWord(normalized, context)) return { ok: false, reason: "password_contains_context" };
-  return { ok: true };
-}
-
-export function commonPasswordCount(): number {
-  return commonPasswords().size;
-}
-
-// ASVS 5.0 6.2.11: refuse the user's own identifiers and the service's name. Only the whole
-// password or a repetition of one word counts ("acmeacme"): NIST forbids composition rules,
-// and a passphrase that merely mentions a word is still a strong passphrase.
-function repeatsContextWord(password: string, context: PasswordContext): boolean {
-  const candidate = squash(password);
-  return contextWords(context).some((word) => isRepetitionOf(candidate, word));
-}
-
-function contextWords({ email, name, serviceName }: PasswordContext): string[] {
-  const localPart = email?.split("@")[0];
-  return [email, localPart, name, serviceName].map((word) => squash(word ?? "")).filter((word) => word.length > 0);
-}
-
-function squash(text: string): string {
-  return normalize(text).toLowerCase().replace(/\s+/gu, "");
-}
-
-function isRepetitionOf(candidate: string, word: string): boolean {
-  return candidate.length % word.length === 0 && word.repeat(candidate.length / word.length) === candidate;
-}
-
-// The zxcvbn-ts common list (~49k entries, lower-case) far exceeds ASVS 5.0 6.2.4's "top 3000".
-// It is required on first use, not imported, because decompressing it costs ~30 ms at startup.
-let commonPasswordSet: Set<string> | undefined;
-
-function commonPasswords(): Set<string> {
-  if (!commonPasswordSet) {
-    const require = createRequire(import.meta.url);
-    const { dictionary } = require("@zxcvbn-ts/language-common") as typeof import("@zxcvbn-ts/language-common");
-    commonPasswordSet = new Set(dictionary["passwords-common"].map((entry) => entry.toLowerCase()));
-  }
-  return commonPasswordSet;
 }

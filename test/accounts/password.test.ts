@@ -5,6 +5,7 @@ import t from "tap";
 import { randomBytes } from "node:crypto";
 import type { App } from "../../src/http/app-type.ts";
 import { TEST_PASSWORD, bearer, createUser, login, startApp } from "../helpers/app.ts";
+import { companyKit } from "../helpers/companies.ts";
 
 const FREE = 3;
 const app: App = await startApp(t, { config: { LOGIN_FREE_FAILURES: FREE } });
@@ -63,7 +64,7 @@ t.test("the new password must pass the policy; a refused change leaves the old p
   const { accessToken } = await signIn(user.email);
   const cases: Array<[string, string]> = [
     ["short", "PASSWORD_TOO_SHORT"],
-    ["password1234", "PASSWORD_BLOCKLISTED"],
+    ["password123456789", "PASSWORD_BLOCKLISTED"],
     [user.email, "PASSWORD_CONTAINS_CONTEXT"],
   ];
   for (const [newPassword, code] of cases) {
@@ -72,6 +73,32 @@ t.test("the new password must pass the policy; a refused change leaves the old p
     t.equal(res.json().code, code);
   }
   t.equal((await login(app, user.email)).statusCode, 200, "the old password still works");
+});
+
+t.test("the new password may not be the name of a company the person is a member of or assigned to (PW-06)", async (t) => {
+  const kit = await companyKit(app);
+  const tag = randomBytes(3).toString("hex");
+  const [employer, office, client, stranger] = await Promise.all(
+    [`Nordic Timber ${tag}`, `Fjord Accounting ${tag}`, `Harbour Bakery ${tag}`, `Unrelated Widgets ${tag}`].map((name, i) =>
+      i === 1 ? kit.office(name) : kit.company(name),
+    ),
+  );
+  const user = await createUser(app, uniqueEmail("company"));
+  await kit.member(employer!.id, user.id);
+  await kit.member(office!.id, user.id);
+  await kit.serve(office!.id, client!.id);
+  await kit.assign(office!.id, client!.id, user.id);
+  const { accessToken } = await signIn(user.email);
+  for (const company of [employer!, office!, client!]) {
+    const res = await changePassword(accessToken, { currentPassword: TEST_PASSWORD, newPassword: `${company.name}${company.name}` });
+    t.equal(res.statusCode, 400, company.name);
+    t.equal(res.json().code, "PASSWORD_CONTAINS_CONTEXT");
+  }
+  const padded = await changePassword(accessToken, { currentPassword: TEST_PASSWORD, newPassword: `${employer!.name} 2024!` });
+  t.equal(padded.json().code, "PASSWORD_CONTAINS_CONTEXT", "padded with a year");
+  const unrelated = `${stranger!.name}${stranger!.name}`;
+  t.equal((await changePassword(accessToken, { currentPassword: TEST_PASSWORD, newPassword: unrelated })).statusCode, 204, "another company's name is just words");
+  t.equal((await login(app, user.email, unrelated)).statusCode, 200);
 });
 
 t.test("the change needs a bearer token and both fields", async (t) => {

@@ -1,12 +1,8 @@
 import t from "tap";
+import { randomBytes } from "node:crypto";
 import { hash as argon2Hash } from "@node-rs/argon2";
-import {
-  HasherBusyError,
-  OWASP_MINIMUM,
-  checkPasswordPolicy,
-  commonPasswordCount,
-  createPasswordHasher,
-} from "../../src/lib/passwords.ts";
+import { HasherBusyError, OWASP_MINIMUM, createPasswordHasher } from "../../src/lib/passwords.ts";
+import { checkPasswordPolicy, commonPasswordCount } from "../../src/lib/password-policy.ts";
 
 const hasher = createPasswordHasher(OWASP_MINIMUM);
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -109,12 +105,13 @@ t.test("length is counted after NFC: 15 decomposed accents count as 15", async (
   const decomposed = "e\u0301".repeat(14);
   t.equal(decomposed.length, 28);
   t.same(checkPasswordPolicy(decomposed, policy, {}), { ok: false, reason: "password_too_short" });
-  t.same(checkPasswordPolicy("e\u0301".repeat(15), policy, {}), { ok: true });
+  t.same(checkPasswordPolicy([..."aeiouycgklmnprs"].map((letter) => `${letter}\u0301`).join(""), policy, {}), { ok: true });
 });
 
 t.test("1,024 code points are accepted and 1,025 are too long", async (t) => {
-  t.same(checkPasswordPolicy("ab cd ".repeat(171).slice(0, 1024), policy, {}), { ok: true });
-  t.same(checkPasswordPolicy("ab cd ".repeat(171).slice(0, 1025), policy, {}), { ok: false, reason: "password_too_long" });
+  const text = randomBytes(768).toString("base64"); // 1,024 characters that do not repeat
+  t.same(checkPasswordPolicy(text, policy, {}), { ok: true });
+  t.same(checkPasswordPolicy(`${text}x`, policy, {}), { ok: false, reason: "password_too_long" });
 });
 
 t.test("no composition rules: lower-case, Cyrillic and punctuation passphrases pass", async (t) => {
@@ -129,7 +126,7 @@ t.test("the shipped blocklist holds at least 3,000 passwords and rejects a liste
   t.same(checkPasswordPolicy("1qaz2wsx3edc4rfv", policy, {}), blocked, "a listed 16-char password");
   t.same(checkPasswordPolicy("1QAZ2WSX3EDC4RFV", policy, {}), blocked, "matched case-insensitively");
   t.same(checkPasswordPolicy("password", { minLength: 8, maxLength: 64 }, {}), blocked, "the classic");
-  t.same(checkPasswordPolicy("1qaz2wsx3edc4rfv!", policy, {}), { ok: true }, "whole match only");
+  t.same(checkPasswordPolicy("1qaz2wsx3edc4rfv is not my password", policy, {}), { ok: true }, "whole match only");
 });
 
 t.test("a context word or its repetition is refused, a sentence that mentions one is not", async (t) => {
