@@ -143,7 +143,7 @@ export function createApnsTransport(settings: ApnsSettings, deps: { clock: Clock
     async close() {
       const open = session;
       session = null;
-      if (open && !open.closed) await new Promise<void>((resolve) => open.close(() => resolve()));
+      if (open && !open.closed && !open.destroyed) await new Promise<void>((resolve) => open.close(() => resolve()));
     },
   };
 }

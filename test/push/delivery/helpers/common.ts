@@ -10,6 +10,7 @@ import type { PushLog, PushMessage } from "../../../../src/push/delivery/sender.
 export async function listenOnLoopback(t: Test, server: Server & { closeAllConnections?: () => void }): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.teardown(() => {
+    if (!server.listening) return;
     server.closeAllConnections?.();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
