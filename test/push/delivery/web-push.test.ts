@@ -67,3 +67,13 @@ t.test("a push service that refuses the request (400) gives failed without a ret
   t.equal(await delivery.send(address(), challenge(clock.now())), "failed");
   t.equal(service.received.length, 1, "a 4xx is about the request: sending it again cannot help");
 });
+
+t.test("the checker is not fooled: a push signed with a key other than the advertised one is refused", async (t) => {
+  const { service, clock, address } = await setUp(t);
+  const impostor = createPushDelivery(
+    { webPush: { ...generateVapidKeyPair(), subject: SUBJECT, timeoutMs: 2_000 }, apns: null, fcm: null, retryDelaysMs: [] },
+    { clock, log: recordingLog(), webPushAgent: service.agent },
+  );
+  t.equal(await impostor.send(address(), challenge(clock.now())), "failed");
+  t.match(service.received[0]?.problems, [/not the advertised VAPID key/]);
+});
