@@ -3,6 +3,7 @@
 //   clients list | clients revoke ID
 //   migrate deploy | migrate create NAME | migrate check
 //   keys generate | keys rotate --file F --use access|device | keys encryption-key
+//   push vapid-keys                                    prints a fresh Web Push key pair as env lines
 // With the embedded database, stop the server first: PGlite allows one process.
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
@@ -13,6 +14,7 @@ import { createMigration, pendingSchemaChanges } from "./db/migrations.ts";
 import { createClientService, isScope, SCOPES } from "./clients/service.ts";
 import { createClientRepository } from "./clients/repository.ts";
 import { generateKeyRecord, loadKeyFile, rotateKeys, serializeKeyFile, KEY_USES, type KeyUse } from "./lib/signing-keys.ts";
+import { generateVapidKeyPair } from "./push/delivery/vapid-keys.ts";
 
 class UsageError extends Error {}
 
@@ -111,12 +113,22 @@ async function keysCommand(sub: string | undefined, args: string[]) {
   throw new UsageError("keys generate | keys rotate --file FILE --use access|device | keys encryption-key");
 }
 
+function pushCommand(sub: string | undefined) {
+  if (sub === "vapid-keys") {
+    const { publicKey, privateKey } = generateVapidKeyPair();
+    process.stdout.write(`VAPID_PUBLIC_KEY=${publicKey}\nVAPID_PRIVATE_KEY=${privateKey}\n`);
+    return;
+  }
+  throw new UsageError("push vapid-keys");
+}
+
 async function main(argv: string[]) {
   const [group, sub, ...rest] = argv;
   if (group === "clients") return clientsCommand(sub, rest);
   if (group === "migrate") return migrateCommand(sub, rest);
   if (group === "keys") return keysCommand(sub, rest);
-  throw new UsageError("usage: npm run cli -- clients|migrate|keys ...");
+  if (group === "push") return pushCommand(sub);
+  throw new UsageError("usage: npm run cli -- clients|migrate|keys|push ...");
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

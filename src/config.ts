@@ -71,6 +71,22 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Int(5, 1, 20, "delivery attempts per notification, with doubling back-off"),
   WEBHOOK_TIMEOUT_MS: Int(5000, 100, 60000, "timeout of one delivery attempt"),
   SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
+  // Push delivery (src/push/delivery): Web Push is on whenever VAPID keys exist; APNs and FCM only when configured.
+  VAPID_PUBLIC_KEY: OptionalStr("Web Push VAPID public key, base64url P-256 point (RFC 8292 §3.2); development default generated under DATA_DIR; npm run cli -- push vapid-keys"),
+  VAPID_PRIVATE_KEY: OptionalStr("Web Push VAPID private key, base64url 32 bytes; set together with VAPID_PUBLIC_KEY"),
+  VAPID_SUBJECT: Type.Optional(Type.String({ pattern: "^(mailto:|https://).+", description: "contact for push services, mailto: or https: (RFC 8292 §2.1 sub); required in production with VAPID keys" })),
+  WEB_PUSH_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000, description: "timeout of one Web Push attempt; default PUSH_SEND_TIMEOUT_MS" })),
+  APNS_TEAM_ID: OptionalStr("Apple developer team id: the iss of the APNs provider token; APNs is off while unset"),
+  APNS_KEY_ID: OptionalStr("id of the APNs auth key (.p8): the kid of the provider token"),
+  APNS_PRIVATE_KEY_FILE: OptionalStr("path of the APNs auth key .p8 file (PKCS#8 PEM, P-256)"),
+  APNS_PRIVATE_KEY: OptionalStr("APNs auth key PEM content; takes precedence over APNS_PRIVATE_KEY_FILE"),
+  APNS_TOPIC: OptionalStr("bundle id of the iOS app, sent as apns-topic"),
+  APNS_BASE_URL: Str("https://api.push.apple.com", "APNs provider API; https://api.sandbox.push.apple.com for development builds of the app"),
+  FCM_SERVICE_ACCOUNT_FILE: OptionalStr("path of the Firebase service-account JSON key file; FCM is off while unset"),
+  FCM_PROJECT_ID: OptionalStr("Firebase project id; default the project_id of the service-account file"),
+  FCM_TOKEN_URL: OptionalStr("OAuth 2.0 token endpoint for the service-account assertion; default the file's token_uri"),
+  FCM_BASE_URL: Str("https://fcm.googleapis.com", "FCM HTTP v1 API"),
+  PUSH_SEND_TIMEOUT_MS: Int(5000, 100, 60000, "timeout of one push attempt (APNs, FCM and its token exchange, Web Push); a timed-out attempt is not retried"),
 });
 
 export type Config = Static<typeof ConfigSchema> & { ISSUER: string };
