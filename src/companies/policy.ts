@@ -17,6 +17,12 @@ import type { CompanyRepository, MandateSource } from "./repository.ts";
 const SECOND_FACTOR_AMR = ["otp", "rec", "mfa", "dt"];
 const DAY_MS = 86_400_000;
 
+export interface DeviceTrust {
+  allowed: boolean;
+  /** Devices trusted before this no longer skip the second step. */
+  validSince?: Date;
+}
+
 export interface Grace {
   deadline: Date;
   daysRemaining: number;
@@ -50,10 +56,17 @@ export function createTwoStepPolicy(companies: CompanyRepository, clock: Clock) 
     requirement,
     requirementSources: async (userId: string) => (await requirement(userId)).requiredBy,
 
-    async devicesValidSince(userId: string): Promise<Date | undefined> {
-      const sources = await companies.mandateSources(userId);
-      if (sources.length === 0) return undefined;
-      return new Date(Math.max(...sources.map((s) => s.appliesSince.getTime())));
+    /**
+     * Whether a trusted device may skip the second step for this person, and the
+     * earliest issue date still honoured: not before a mandate reached them, and
+     * not older than the strictest "remember this device" period of any company
+     * that reaches them (checklist DT-08; 0 turns trust off).
+     */
+    async deviceTrust(userId: string): Promise<DeviceTrust> {
+      const [sources, days] = await Promise.all([companies.mandateSources(userId), companies.deviceTrustLimit(userId)]);
+      if (days === 0) return { allowed: false };
+      const since = [...sources.map((s) => s.appliesSince.getTime()), ...(days !== null ? [clock.now().getTime() - days * DAY_MS] : [])];
+      return { allowed: true, validSince: since.length ? new Date(Math.max(...since)) : undefined };
     },
 
     async assertMayTurnOff(userId: string) {

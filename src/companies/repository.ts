@@ -14,10 +14,13 @@ export interface CompanyRecord {
   mandatoryTwoFactor: boolean;
   mandateSince: Date | null;
   enrollmentDeadline: Date | null;
+  trustedDeviceDays: number | null;
   createdAt: Date;
 }
 
-const companyFields = { id: true, name: true, kind: true, mandatoryTwoFactor: true, mandateSince: true, enrollmentDeadline: true, createdAt: true } as const;
+const companyFields = {
+  id: true, name: true, kind: true, mandatoryTwoFactor: true, mandateSince: true, enrollmentDeadline: true, trustedDeviceDays: true, createdAt: true,
+} as const;
 
 /** One company whose mandate reaches a user, and since when it does. */
 export interface MandateSource {
@@ -67,7 +70,7 @@ export function createCompanyRepository(prisma: Db, clock: Clock) {
       return (await prisma.assignment.deleteMany({ where: { officeId, clientId, userId } })).count === 1;
     },
 
-    updatePolicy: (id: string, data: { mandatoryTwoFactor: boolean; mandateSince: Date | null; enrollmentDeadline: Date | null }) =>
+    updatePolicy: (id: string, data: { mandatoryTwoFactor: boolean; mandateSince: Date | null; enrollmentDeadline: Date | null; trustedDeviceDays: number | null }) =>
       prisma.company.update({ where: { id }, data, select: companyFields }) as Promise<CompanyRecord>,
 
     /** Every mandating company that reaches the user: as a member, or as an office assignee of a client. */
@@ -90,6 +93,16 @@ export function createCompanyRepository(prisma: Db, clock: Clock) {
           appliesSince: later(a.relation.client.mandateSince, a.createdAt),
         })),
       ];
+    },
+
+    /** The shortest "remember this device" period of the companies that reach the user (member or assignee), or null when none sets one. */
+    async deviceTrustLimit(userId: string): Promise<number | null> {
+      const [members, assigned] = await Promise.all([
+        prisma.company.aggregate({ _min: { trustedDeviceDays: true }, where: { members: { some: { userId } } } }),
+        prisma.company.aggregate({ _min: { trustedDeviceDays: true }, where: { offices: { some: { assignments: { some: { userId } } } } } }),
+      ]);
+      const limits = [members._min.trustedDeviceDays, assigned._min.trustedDeviceDays].filter((d): d is number => d !== null);
+      return limits.length ? Math.min(...limits) : null;
     },
 
     /** Who a mandate of this company reaches, and whether each already has a second factor. */

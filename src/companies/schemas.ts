@@ -42,6 +42,9 @@ export const PolicySchema = Type.Object(
     enrollmentDeadline: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
       description: "Optional grace: until then affected users without a factor may still sign in; null enforces at once",
     }),
+    rememberDeviceDays: Type.Union([Type.Integer({ minimum: 0, maximum: 30 }), Type.Null()], {
+      description: "\"Remember this device\" for the people this company reaches: null = the service's period (30 days), 0 = off, else at most this many days",
+    }),
   },
   { additionalProperties: false, description: "The company's security policy" },
 );
@@ -51,6 +54,10 @@ export const PolicyBodySchema = Type.Object(
     mandatoryTwoFactor: Type.Boolean({ description: "Make two-step verification mandatory" }),
     enrollmentDeadline: Type.Optional(Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
       description: "Optional grace deadline (default: none, enforced at the next sign-in)",
+    })),
+    rememberDeviceDays: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 30 }), Type.Null()], {
+      description: "Shorten \"remember this device\" for the people this company reaches (0 turns it off; null: the service's 30 days). " +
+        "The strictest company that reaches a person wins, checked whenever a device token is used. Omitted: unchanged",
     })),
   },
   { additionalProperties: false },

@@ -10,6 +10,7 @@ export const MAX_GRACE_DAYS = 30;
 export interface PolicyInput {
   mandatoryTwoFactor: boolean;
   enrollmentDeadline?: string | null;
+  rememberDeviceDays?: number | null;
 }
 
 /** A signed-in person as the admin check needs them. */
@@ -112,6 +113,7 @@ export function createCompanyService(deps: {
       mandatoryTwoFactor: company.mandatoryTwoFactor,
       mandateSince: company.mandateSince?.toISOString() ?? null,
       enrollmentDeadline: company.enrollmentDeadline?.toISOString() ?? null,
+      rememberDeviceDays: company.trustedDeviceDays,
     };
   }
 
@@ -136,6 +138,7 @@ export function createCompanyService(deps: {
       mandatoryTwoFactor: input.mandatoryTwoFactor,
       mandateSince: input.mandatoryTwoFactor ? (turningOn ? deps.clock.now() : before.mandateSince) : null,
       enrollmentDeadline: input.mandatoryTwoFactor && input.enrollmentDeadline ? new Date(input.enrollmentDeadline) : null,
+      trustedDeviceDays: input.rememberDeviceDays === undefined ? before.trustedDeviceDays : input.rememberDeviceDays,
     });
     await emit("policy_changed", null, { old: policyView(before), new: policyView(after) }, companyId);
     if (turningOn) await tellAffectedWithoutFactor(companyId);

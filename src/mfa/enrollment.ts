@@ -26,6 +26,10 @@ export interface Actor {
   authTime: Date;
 }
 
+/** SJ-15: a sensitive change needs a second step passed within this long. */
+const FRESH_SECOND_STEP_SECONDS = 300;
+const SECOND_STEP_AMR = ["otp", "rec", "push"];
+
 export interface EnrollmentSettings {
   issuer: string;
   recoveryCodeCount: number;
@@ -129,12 +133,23 @@ export function createEnrollmentService(deps: {
     await deps.onEvent("mfa_disabled", actor.userId);
   }
 
+  /**
+   * RC-08, SJ-15: new recovery codes need a session whose second step was
+   * passed within 5 minutes (never a remembered device's) and a current code;
+   * every earlier code and every trusted device goes with them (DT-05).
+   */
   async function regenerateRecoveryCodes(actor: Actor, code: string, log: FastifyBaseLogger) {
     if (actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
+    if (!actor.amr.some((m) => SECOND_STEP_AMR.includes(m))) throw new AppError("SECOND_FACTOR_REQUIRED");
+    if (clock.now().getTime() - actor.authTime.getTime() > FRESH_SECOND_STEP_SECONDS * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
     await deps.checker.checkTotp(actor.userId, code, log);
     const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
-    await deps.transaction((tx) => tx.mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, clock.now()));
+    const now = clock.now();
+    await deps.transaction(async (tx) => {
+      await tx.mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, now);
+      await tx.devices.revokeAll(actor.userId, now);
+    });
     await deps.onEvent("recovery_codes_replaced", actor.userId);
     return { recoveryCodes: recovery.display };
   }

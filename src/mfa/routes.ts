@@ -92,7 +92,9 @@ export function registerMfaRoutes(app: App, deps: {
     schema: {
       tags: ["Me"],
       summary: "Issue new recovery codes (a current authenticator code is required)",
-      description: "Every earlier recovery code stops working.",
+      description:
+        "Needs a session whose second step was passed within 5 minutes (not a remembered device: 403 SECOND_FACTOR_REQUIRED; older: " +
+        "403 REAUTHENTICATION_REQUIRED) and a current authenticator code. Every earlier recovery code stops working and every trusted device is revoked.",
       security: bearerSecurity,
       body: ConfirmBodySchema,
       response: { 200: RecoveryCodesSchema, ...problemResponses(400, 401, 403, 409, 429) },

@@ -12,7 +12,7 @@ import type { DeviceService } from "../devices/service.ts";
 import type { FirstFactorSuccess } from "../sign-in/service.ts";
 import type { LoginResult } from "../sign-in/schemas.ts";
 import type { EmitEvent } from "../audit/events.ts";
-import type { Grace } from "../companies/policy.ts";
+import type { DeviceTrust, Grace } from "../companies/policy.ts";
 import type { RequirementSource } from "../companies/schemas.ts";
 import type { ChallengeService, Enrollee } from "./challenges.ts";
 import type { EnrollmentService } from "./enrollment.ts";
@@ -32,11 +32,11 @@ export interface VerifyInput {
 /** Company policy hooks: who must use 2SV, and since when a trusted device may skip it. */
 export interface TwoStepPolicy {
   requirement(userId: string): Promise<{ requiredBy: RequirementSource[]; grace: Grace | null }>;
-  /** Trusted devices issued before this date no longer skip the second step. */
-  devicesValidSince(userId: string): Promise<Date | undefined>;
+  /** Whether trusted devices may skip the second step for this person, and which ones still do. */
+  deviceTrust(userId: string): Promise<DeviceTrust>;
 }
 
-const noPolicy: TwoStepPolicy = { requirement: async () => ({ requiredBy: [], grace: null }), devicesValidSince: async () => undefined };
+const noPolicy: TwoStepPolicy = { requirement: async () => ({ requiredBy: [], grace: null }), deviceTrust: async () => ({ allowed: true }) };
 
 export function createSecondStepService(deps: {
   mfa: MfaRepository;
@@ -67,8 +67,9 @@ export function createSecondStepService(deps: {
 
   async function usableDevice(success: FirstFactorSuccess, state: SignInState): Promise<string | null> {
     if (!success.deviceToken || !state.totp) return null;
-    const issuedAfter = state.mandated ? await policy.devicesValidSince(success.userId) : undefined;
-    return deps.devices.recognise(success.deviceToken, success.userId, { issuedAfter });
+    const trust = await policy.deviceTrust(success.userId);
+    if (!trust.allowed) return null;
+    return deps.devices.recognise(success.deviceToken, success.userId, { issuedAfter: trust.validSince });
   }
 
   /** A person without a factor: a session, a session in the grace period, or enrollment first. */
@@ -110,7 +111,8 @@ export function createSecondStepService(deps: {
     const factorAmr = input.method === "totp" ? "otp" : "rec";
     const session = await authenticated(userId, [...challenge.amr, factorAmr, "mfa"], deps.clock.now());
     const recoveryCodes = input.method === "recovery_code" ? await deps.enrollment.replaceUsedRecoveryCode(userId) : undefined;
-    const device = input.rememberDevice ? await deps.devices.trust(userId, input.deviceName ?? "Unnamed device") : undefined;
+    const mayRemember = input.rememberDevice && (await policy.deviceTrust(userId)).allowed;
+    const device = mayRemember ? await deps.devices.trust(userId, input.deviceName ?? "Unnamed device") : undefined;
     await deps.onEvent("mfa_verify_success", userId, { method: input.method });
     if (device) await deps.onEvent("trusted_device_issued", userId, { deviceId: device.deviceId, name: input.deviceName ?? "Unnamed device" });
     log.info({ event: "authn_login_success", userId, method: input.method, rememberDevice: Boolean(device) }, "second step passed");
