@@ -19,6 +19,9 @@ export const NOTIFIED_EVENTS = new Set([
   "policy_requires_enrollment",
   "password_changed",
   "external_identity_linked",
+  "push_paired",
+  "push_authenticator_removed",
+  "push_blocked",
 ]);
 
 export type EmitEvent = (type: string, userId: string | null, details?: Record<string, unknown>, companyId?: string | null) => Promise<void>;
