@@ -68,6 +68,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let closeDriver: () => Promise<void>;
   let kind: Database["kind"];
   let listen: Notifications["listen"];
+  let notify: ((channel: string, payload: string) => Promise<void>) | null = null;
   if (options.databaseUrl) {
     const url = options.databaseUrl;
     listen = async (channel, onMessage, onError) => {
@@ -91,6 +92,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind = "pglite";
     const pglite = await openPglite(options.dataDir);
     listen = async (channel, onMessage) => pglite.listen(channel, onMessage);
+    // Through PGlite itself: it hands notifications to its listeners only for its own queries.
+    notify = async (channel, payload) => { await pglite.query("SELECT pg_notify($1, $2)", [channel, payload]); };
     adapterFactory = new PrismaPGlite(pglite);
     closeDriver = () => pglite.close();
   }
@@ -101,7 +104,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     adapterFactory,
     notifications: {
       listen: (channel, onMessage, onError) => listen(channel, onMessage, onError),
-      notify: async (channel, payload) => { await prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`; },
+      notify: async (channel, payload) => { await (notify ? notify(channel, payload) : prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`); },
     },
     migrate: () => applyMigrations(adapterFactory),
     ping: async () => { await prisma.$queryRaw`SELECT 1`; },

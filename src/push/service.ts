@@ -129,7 +129,7 @@ export function createPushService(deps: {
     if (!mfaChallenge) throw new AppError("INVALID_MFA_TOKEN");
     const first = await pushChallenges.findById(challengeId);
     if (!first || first.mfaChallengeId !== mfaChallenge.id) throw new AppError("NOT_FOUND");
-    const row = await longPoll(deps.wakeup, [challengeId], Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000, async () => {
+    const row = await longPoll(deps.wakeup, [challengeKey(challengeId)], Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000, async () => {
       const current = await settle((await pushChallenges.findById(challengeId)) ?? first);
       return current.status === "pending" ? null : current;
     }) ?? { ...first, status: "pending" as const };
