@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { ANSWER_TYP, PAIRING_TYP, REQUEST_TYP } from "../push/app-signature.ts";
+import type { ChallengeContext } from "../push/context.ts";
 
 export interface HttpRequest { method: "GET" | "POST"; path: string; headers?: Record<string, string>; body?: unknown }
 export interface HttpResponse { status: number; body: unknown }
@@ -37,14 +38,9 @@ export async function newAppState(name: string): Promise<AppState> {
   return { serviceUrl: null, name, privateJwk: await exportJWK(privateKey), publicJwk, thumbprint: await calculateJwkThumbprint(publicJwk, "sha256"), totpSecrets: {} };
 }
 
-export interface PendingChallenge {
+/** A challenge as the app lists it: the context the person decides on, and its hash to sign. */
+export interface PendingChallenge extends ChallengeContext {
   id: string;
-  service: string;
-  requestedAt: string;
-  expiresAt: string;
-  clientAddress: string | null;
-  browser: string | null;
-  os: string | null;
   numberRequired: boolean;
   contextHash: string;
 }
