@@ -64,7 +64,7 @@ export function registerMfaRoutes(app: App, deps: {
     schema: {
       tags: ["Me"],
       summary: "Turn two-step verification off",
-      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes and trusted devices.",
+      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes, paired authenticator apps and trusted devices.",
       security: bearerSecurity,
       body: DisableBodySchema,
       response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },
