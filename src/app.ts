@@ -65,6 +65,14 @@ import { resolveProvider } from "./federated/provider.ts";
 import { createExternalIdentityRepository } from "./federated/repository.ts";
 import { createFederatedService } from "./federated/service.ts";
 import { announceProvider, registerFederatedRoutes } from "./federated/routes.ts";
+import { createPushAuthenticatorRepository } from "./push/authenticator-repository.ts";
+import { createPushChallengeRepository } from "./push/challenge-repository.ts";
+import { createPairingService, toView } from "./push/pairing.ts";
+import { createPushService, MAX_WAIT_SECONDS } from "./push/service.ts";
+import { createAppAuthenticator } from "./push/app-requests.ts";
+import { createWakeup, databaseTransport, redisTransport } from "./push/wakeup.ts";
+import { noPushSender, type PushSender } from "./push/delivery/sender.ts";
+import { registerPushRoutes } from "./push/routes.ts";
 
 export interface BuildOptions {
   config: Config;
@@ -73,6 +81,8 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** An already open database to share (several instances on one database); the app will not close it. */
   database?: Database;
+  /** Delivery of push challenges to phones; none by default (apps long-poll). */
+  pushSender?: PushSender;
 }
 
 declare module "fastify" {
@@ -94,7 +104,8 @@ function createFastify(config: Config, logStream?: DestinationStream): App {
     bodyLimit: AUTH_BODY_LIMIT,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
-    connectionTimeout: 10_000,
+    // Long polls (push: at most 25 s) hold an idle socket: the timeouts leave them room.
+    connectionTimeout: (MAX_WAIT_SECONDS + 10) * 1000,
     requestTimeout: 15_000,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -166,7 +177,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
       const applied = await database.migrate();
       if (applied.length > 0) app.log.info({ applied }, "migrations applied");
     }
-    await wireFeatures(app, config, clock, database, keyMaterial);
+    await wireFeatures(app, config, clock, database, keyMaterial, options.pushSender ?? noPushSender);
     await app.ready();
     return app;
   } catch (error) {
@@ -187,6 +198,8 @@ function repositoriesOf(db: Db, clock: Clock, federatedProvider: string) {
     audit: createAuditRepository(db),
     companies: createCompanyRepository(db, clock),
     externalIdentities: createExternalIdentityRepository(db, federatedProvider),
+    pushAuthenticators: createPushAuthenticatorRepository(db),
+    pushChallenges: createPushChallengeRepository(db),
   };
 }
 
@@ -233,7 +246,22 @@ async function resolveFederatedProvider(app: App, config: Config, clock: Clock) 
   return "provider" in resolution ? { settings: resolution.provider, verifier: createAssertionVerifier(resolution.provider, clock) } : null;
 }
 
-async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
+/** The wake-up seam of push long polls: Redis pub/sub when configured, else the database's LISTEN/NOTIFY. */
+function createPushWakeup(app: App, config: Config, database: Database) {
+  let transport = databaseTransport(database.notifications);
+  if (config.REDIS_URL) {
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 1_000, connectTimeout: 2_000 });
+    redis.on("error", (error) => app.log.warn({ err: error }, "redis (push wake-up) connection error"));
+    app.addHook("onClose", async () => { redis.disconnect(); });
+    transport = redisTransport(redis);
+  }
+  const wakeup = createWakeup(transport, app.log);
+  // Long polls end at once on shutdown, so closing never waits 25 s for them.
+  app.addHook("preClose", async () => { await wakeup.close(); });
+  return wakeup;
+}
+
+async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial, pushSender: PushSender) {
   const { prisma } = database;
   registerHttpConventions(app, config.ISSUER);
   await registerOpenApi(app, config.ISSUER);
@@ -299,7 +327,26 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const secondStep = createSecondStepService({
     mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
-  const securityState = createSecurityStateReader({ mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources });
+  const securityState = createSecurityStateReader({
+    mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources,
+    pairedApps: async (userId) => (await repositories.pushAuthenticators.listForUser(userId, clock.now())).map(toView),
+  });
+  const pushSettings = { publicUrl: config.ISSUER, serviceName: config.SERVICE_NAME };
+  const pairing = createPairingService({
+    authenticators: repositories.pushAuthenticators, mfa: repositories.mfa, transaction, enrollment, challenges, startSession: secondStep.authenticated,
+    assertMayTurnOff: policy.assertMayTurnOff, onEvent, clock,
+    settings: { ...pushSettings, pairingTtlSeconds: config.PUSH_PAIRING_TTL_SECONDS, recoveryCodeCount: config.RECOVERY_CODE_COUNT },
+  });
+  const push = createPushService({
+    authenticators: repositories.pushAuthenticators, pushChallenges: repositories.pushChallenges, transaction, challenges, checker,
+    startSession: secondStep.authenticated, devices, sender: pushSender, wakeup: createPushWakeup(app, config, database),
+    claimOnce: oneTimeClaims(counters, clock), onEvent, clock, log: app.log,
+    settings: {
+      ...pushSettings, challengeTtlSeconds: config.PUSH_CHALLENGE_TTL_SECONDS, numberMatching: config.PUSH_NUMBER_MATCHING,
+      minWaitSeconds: config.PUSH_MIN_WAIT_SECONDS, maxWaitSeconds: config.PUSH_MAX_WAIT_SECONDS, notMeBlockSeconds: config.PUSH_NOT_ME_BLOCK_SECONDS,
+    },
+  });
+  const apps = createAppAuthenticator({ authenticators: repositories.pushAuthenticators, claimOnce: oneTimeClaims(counters, clock), clock });
   const signIn = createSignInService({
     users: repositories.users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
   });
@@ -327,6 +374,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
   registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee });
+  registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, { guards, companies });
   registerAuditRoutes(app, { guards, audit, isAdmin: companies.isAdmin });

@@ -70,6 +70,12 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_SECRET: OptionalStr("HMAC-SHA256 key for the x-webhook-signature header; at least 32 characters"),
   WEBHOOK_MAX_ATTEMPTS: Int(5, 1, 20, "delivery attempts per notification, with doubling back-off"),
   WEBHOOK_TIMEOUT_MS: Int(5000, 100, 60000, "timeout of one delivery attempt"),
+  PUSH_CHALLENGE_TTL_SECONDS: Int(120, 30, 600, "how long a push challenge can be answered in the authenticator app"),
+  PUSH_PAIRING_TTL_SECONDS: Int(240, 60, 240, "lifetime of a pairing QR code, from scan to confirmation"),
+  PUSH_NUMBER_MATCHING: Bool(true, "the sign-in page shows a 2-digit number the person types in the app (1 guess in 100)"),
+  PUSH_MIN_WAIT_SECONDS: Int(10, 1, 3600, "wait after the first unapproved push before another can be sent; doubles with each"),
+  PUSH_MAX_WAIT_SECONDS: Int(3600, 10, 86400, "cap of the doubling wait between unapproved pushes"),
+  PUSH_NOT_ME_BLOCK_SECONDS: Int(3600, 60, 7 * 86400, "no pushes to a person for this long after they answered \"This wasn't me\""),
   SERVICE_NAME: Str("Bookkeeping & Invoicing", "shown as the issuer in authenticator apps"),
   // Push delivery (src/push/delivery): Web Push is on whenever VAPID keys exist; APNs and FCM only when configured.
   VAPID_PUBLIC_KEY: OptionalStr("Web Push VAPID public key, base64url P-256 point (RFC 8292 §3.2); development default generated under DATA_DIR; npm run cli -- push vapid-keys"),

@@ -46,6 +46,17 @@ export const errorCatalogue = {
   INVALID_ASSERTION: { status: 401, title: "The external sign-in could not be accepted; sign in again, or with your password." },
   FEDERATED_SIGN_IN_DISABLED: { status: 404, title: "External sign-in (Mobile BankID) is not enabled on this service." },
   EXTERNAL_IDENTITY_TAKEN: { status: 409, title: "This external identity is linked to another user." },
+  PUSH_NOT_PAIRED: { status: 409, title: "No authenticator app is paired for push approval; use a code instead." },
+  PUSH_TOO_SOON: { status: 429, title: "A push was sent moments ago; wait before sending another." },
+  PUSH_BLOCKED: { status: 429, title: "Push approval is paused after a sign-in was reported as not yours; use a code, or wait." },
+  PUSH_NOT_PENDING: { status: 409, title: "This push challenge was already answered, was replaced by a newer one, or has expired." },
+  PUSH_CONTEXT_MISMATCH: { status: 409, title: "The answer does not match the sign-in the app was shown; reload the challenge." },
+  INVALID_APP_SIGNATURE: { status: 401, title: "The authenticator app's signature is missing, invalid, stale or replayed." },
+  PAIRING_TOKEN_INVALID: { status: 401, title: "The pairing code is invalid, used or expired; scan a new QR code." },
+  PAIRING_PROOF_INVALID: { status: 400, title: "The app did not prove it holds the key it registers." },
+  UNSUPPORTED_APP_KEY: { status: 400, title: "The app key must be a public ES256 (P-256) or Ed25519 JWK." },
+  APP_KEY_IN_USE: { status: 409, title: "This app key is already paired; create a new key to pair again." },
+  NO_PAIRING_TO_CONFIRM: { status: 409, title: "No completed pairing of this session to confirm; scan the QR code with the app first." },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -19,6 +19,9 @@ export const NOTIFIED_EVENTS = new Set([
   "policy_requires_enrollment",
   "password_changed",
   "external_identity_linked",
+  "push_paired",
+  "push_authenticator_removed",
+  "push_blocked",
   // Someone gave the person a place (or a new role) in a company, or put them on a
   // client's assignments: that company's admins now see their events from here on.
   "membership_set",

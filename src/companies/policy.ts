@@ -10,11 +10,11 @@
 // - trusted devices issued before the mandate reached the person no longer skip;
 // - turning 2SV off is refused while a mandate applies.
 import { AppError } from "../errors.ts";
+import { satisfiesMandate } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { RequirementSource } from "./schemas.ts";
 import type { CompanyRepository, MandateSource } from "./repository.ts";
 
-const SECOND_FACTOR_AMR = ["otp", "rec", "mfa", "dt"];
 const DAY_MS = 86_400_000;
 
 export interface DeviceTrust {
@@ -78,7 +78,7 @@ export function createTwoStepPolicy(companies: CompanyRepository, clock: Clock) 
 
     /** Whether a session may be refreshed: one without a second factor may not outlive a mandate. */
     async sessionMayContinue(session: { userId: string; amr: string[] }): Promise<boolean> {
-      if (session.amr.some((m) => SECOND_FACTOR_AMR.includes(m))) return true;
+      if (satisfiesMandate(session.amr)) return true;
       const { sources, grace } = await requirement(session.userId);
       return sources.length === 0 || grace !== null;
     },

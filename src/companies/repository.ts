@@ -107,7 +107,8 @@ export function createCompanyRepository(prisma: Db, clock: Clock) {
 
     /** Who a mandate of this company reaches, and whether each already has a second factor. */
     async reach(companyId: string) {
-      const person = { select: { id: true, email: true, name: true, totpFactors: { where: { status: "active" }, select: { id: true } } } } as const;
+      const person = { select: { id: true, email: true, name: true, totpFactors: { where: { status: "active" }, select: { id: true } },
+        pushAuthenticators: { where: { status: "active" }, select: { id: true } } } } as const;
       const [members, assignees] = await Promise.all([
         prisma.membership.findMany({ where: { companyId }, select: { role: true, user: person }, orderBy: { createdAt: "asc" } }),
         prisma.assignment.findMany({

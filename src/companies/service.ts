@@ -1,6 +1,7 @@
 // Companies and accounting offices: memberships, client relations, assignments
 // and the mandatory-2SV policy. Every change is an audit event with its actor.
 import { AppError } from "../errors.ts";
+import { passedSecondStep } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { CompanyKind, CompanyRecord, CompanyRepository, Role } from "./repository.ts";
@@ -50,7 +51,7 @@ export function createCompanyService(deps: {
   async function assertAdmin(companyId: string, person: PersonCaller, options: { fresh?: boolean } = {}) {
     if (!(await isAdmin(companyId, person.userId))) throw new AppError("NOT_COMPANY_ADMIN");
     if (!options.fresh) return;
-    if (!person.amr.includes("mfa")) throw new AppError("SECOND_FACTOR_REQUIRED");
+    if (!passedSecondStep(person.amr)) throw new AppError("SECOND_FACTOR_REQUIRED");
     if (deps.clock.now().getTime() - person.authTime.getTime() > deps.maxAdminAuthAgeSeconds * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
   }
 
@@ -158,10 +159,10 @@ export function createCompanyService(deps: {
     await existing(companyId);
     const { members, assignees } = await companies.reach(companyId);
     const people = [
-      ...members.map((m) => ({ userId: m.user.id, email: m.user.email, name: m.user.name, via: "membership" as const, officeId: null, officeName: null, hasFactor: m.user.totpFactors.length > 0 })),
+      ...members.map((m) => ({ userId: m.user.id, email: m.user.email, name: m.user.name, via: "membership" as const, officeId: null, officeName: null, hasFactor: m.user.totpFactors.length + m.user.pushAuthenticators.length > 0 })),
       ...assignees.map((a) => ({
         userId: a.membership.user.id, email: a.membership.user.email, name: a.membership.user.name, via: "assignment" as const,
-        officeId: a.officeId, officeName: a.relation.office.name, hasFactor: a.membership.user.totpFactors.length > 0,
+        officeId: a.officeId, officeName: a.relation.office.name, hasFactor: a.membership.user.totpFactors.length + a.membership.user.pushAuthenticators.length > 0,
       })),
     ];
     return { companyId, people, total: people.length, withoutFactor: people.filter((p) => !p.hasFactor).length };

@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient, type Prisma as PrismaTypes } from "../generated/prisma/client.ts";
 import { applyMigrations } from "./migrations.ts";
@@ -27,8 +28,20 @@ export function transactionOf<Repositories>(prisma: PrismaClient, bind: (db: Db)
   return (work) => prisma.$transaction((tx) => work(bind(tx)));
 }
 
+/**
+ * PostgreSQL LISTEN/NOTIFY (PGlite's own listen when embedded): a wake-up that
+ * reaches every instance on this database. Delivered only at commit and never
+ * replayed, so a listener always re-reads the row it was woken for.
+ */
+export interface Notifications {
+  /** A dedicated connection (not the pool, not a transaction-mode PgBouncer) listens until the returned function is called. */
+  listen(channel: string, onMessage: (payload: string) => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+}
+
 export interface Database {
   prisma: PrismaClient;
+  notifications: Notifications;
   kind: "postgresql" | "pglite";
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   migrate(): Promise<string[]>;
@@ -54,7 +67,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let kind: Database["kind"];
+  let listen: Notifications["listen"];
+  let notify: ((channel: string, payload: string) => Promise<void>) | null = null;
   if (options.databaseUrl) {
+    const url = options.databaseUrl;
+    listen = async (channel, onMessage, onError) => {
+      const client = new pg.Client({ connectionString: url });
+      client.on("error", onError);
+      client.on("notification", (m) => { if (m.channel === channel && m.payload) onMessage(m.payload); });
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => { await client.end().catch(() => {}); };
+    };
     kind = "postgresql";
     adapterFactory = new PrismaPg({
       connectionString: options.databaseUrl,
@@ -67,6 +91,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     kind = "pglite";
     const pglite = await openPglite(options.dataDir);
+    listen = async (channel, onMessage) => pglite.listen(channel, onMessage);
+    // Through PGlite itself: it hands notifications to its listeners only for its own queries.
+    notify = async (channel, payload) => { await pglite.query("SELECT pg_notify($1, $2)", [channel, payload]); };
     adapterFactory = new PrismaPGlite(pglite);
     closeDriver = () => pglite.close();
   }
@@ -75,6 +102,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     kind,
     adapterFactory,
+    notifications: {
+      listen: (channel, onMessage, onError) => listen(channel, onMessage, onError),
+      notify: async (channel, payload) => { await (notify ? notify(channel, payload) : prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`); },
+    },
     migrate: () => applyMigrations(adapterFactory),
     ping: async () => { await prisma.$queryRaw`SELECT 1`; },
     close: async () => {

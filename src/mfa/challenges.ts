@@ -72,10 +72,17 @@ export function createChallengeService(challenges: ChallengeRepository, settings
     return challenge ? { challengeId: challenge.id, challengeToken: token, userId: challenge.userId, amr: challenge.amr, authTime: challenge.authTime } : null;
   }
 
+  /** The live challenge a token names, attempts aside: a push long-poll waits on an answer, it guesses nothing. */
+  async function holder(token: string, purpose: ChallengePurpose): Promise<Challenge | null> {
+    const row = await findLive(token, purpose);
+    return row ? { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime } : null;
+  }
+
   return {
     issue,
     attempt,
     peek,
+    holder,
     findEnrollee,
     /** Single use: exactly one caller consumes a challenge. */
     consume: (id: string) => challenges.consume({ id }, clock.now()),

@@ -5,7 +5,9 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import { AppError } from "../errors.ts";
+import { isExternalSignIn, isPasswordSignIn, passedSecondStep } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
+import { hasAuthenticator } from "../lib/second-factors.ts";
 import type { PasswordHasher } from "../lib/passwords.ts";
 import { generateRecoveryCode } from "../lib/recovery-codes.ts";
 import type { SecretBox } from "../lib/secret-box.ts";
@@ -28,7 +30,14 @@ export interface Actor {
 
 /** SJ-15: a sensitive change needs a second step passed within this long. */
 const FRESH_SECOND_STEP_SECONDS = 300;
-const SECOND_STEP_AMR = ["otp", "rec", "push"];
+
+/**
+ * Paired authenticator apps as the factor changes here see them (the push
+ * feature's repository satisfies it): turning 2SV off and support reset remove them.
+ */
+export interface PairedAppRemoval {
+  removeAllForUser(userId: string): Promise<number>;
+}
 
 export interface EnrollmentSettings {
   issuer: string;
@@ -39,7 +48,7 @@ export interface EnrollmentSettings {
 export function createEnrollmentService(deps: {
   mfa: MfaRepository;
   /** Changes to factors that also revoke trusted devices are one unit of work. */
-  transaction: Transaction<{ mfa: MfaRepository; devices: DeviceRepository }>;
+  transaction: Transaction<{ mfa: MfaRepository; devices: DeviceRepository; pushAuthenticators: PairedAppRemoval }>;
   users: UserRepository;
   secretBox: SecretBox;
   hasher: PasswordHasher;
@@ -56,11 +65,12 @@ export function createEnrollmentService(deps: {
 }) {
   const { mfa, settings, clock } = deps;
 
-  /** Factors, recovery codes and the failure count go, and with them every trusted device. */
+  /** Factors (TOTP and paired apps), recovery codes and the failure count go, and with them every trusted device. */
   async function removeAllFactors(userId: string) {
     const now = clock.now();
     await deps.transaction(async (tx) => {
       await tx.mfa.removeSecondFactors(userId);
+      await tx.pushAuthenticators.removeAllForUser(userId);
       await tx.devices.revokeAll(userId, now);
     });
   }
@@ -68,13 +78,13 @@ export function createEnrollmentService(deps: {
   /**
    * The help article: 2SV is enabled only after a password sign-in, never from
    * Mobile BankID or a remembered device; and recently (ASVS 7.5.1). Replacing
-   * an active authenticator also needs this session to have passed the second step.
+   * or adding to an active authenticator (TOTP or a paired app) also needs this
+   * session to have passed the second step. Pairing a push app follows the same rule.
    */
   async function assertMayChange(actor: Actor) {
-    if (!actor.amr.includes("pwd") || actor.amr.includes("dt") || actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    if (!isPasswordSignIn(actor.amr)) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
     if (clock.now().getTime() - actor.authTime.getTime() > settings.maxAuthAgeSeconds * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
-    const active = await mfa.findFactor(actor.userId, "active");
-    if (active && !actor.amr.includes("otp") && !actor.amr.includes("rec")) throw new AppError("SECOND_FACTOR_REQUIRED");
+    if (hasAuthenticator(await mfa.signInState(actor.userId)) && !passedSecondStep(actor.amr)) throw new AppError("SECOND_FACTOR_REQUIRED");
   }
 
   async function newRecoveryCodes(count: number) {
@@ -119,7 +129,7 @@ export function createEnrollmentService(deps: {
   }
 
   async function turnOff(actor: Actor, password: string, code: string, log: FastifyBaseLogger) {
-    if (actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    if (isExternalSignIn(actor.amr)) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
     await deps.assertMayTurnOff(actor.userId);
     const user = await deps.users.findCredentialsById(actor.userId);
     if (!user) throw new AppError("UNAUTHENTICATED");
@@ -139,9 +149,9 @@ export function createEnrollmentService(deps: {
    * every earlier code and every trusted device goes with them (DT-05).
    */
   async function regenerateRecoveryCodes(actor: Actor, code: string, log: FastifyBaseLogger) {
-    if (actor.amr.includes("ext")) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
+    if (isExternalSignIn(actor.amr)) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
-    if (!actor.amr.some((m) => SECOND_STEP_AMR.includes(m))) throw new AppError("SECOND_FACTOR_REQUIRED");
+    if (!passedSecondStep(actor.amr)) throw new AppError("SECOND_FACTOR_REQUIRED");
     if (clock.now().getTime() - actor.authTime.getTime() > FRESH_SECOND_STEP_SECONDS * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
     await deps.checker.checkTotp(actor.userId, code, log);
     const recovery = await newRecoveryCodes(settings.recoveryCodeCount);
@@ -171,7 +181,7 @@ export function createEnrollmentService(deps: {
     return true;
   }
 
-  return { start, confirm, turnOff, regenerateRecoveryCodes, replaceUsedRecoveryCode, supportReset };
+  return { start, confirm, turnOff, regenerateRecoveryCodes, replaceUsedRecoveryCode, supportReset, assertMayChange, newRecoveryCodes };
 }
 
 export type EnrollmentService = ReturnType<typeof createEnrollmentService>;

@@ -6,6 +6,7 @@
 // Multi-statement changes are made atomic by the caller's transaction
 // (db/database.ts Transaction), which may also span other features' tables.
 import type { Db } from "../db/database.ts";
+import type { FactorState } from "../lib/second-factors.ts";
 
 export interface TotpFactorRecord {
   id: string;
@@ -16,11 +17,13 @@ export interface TotpFactorRecord {
   lastUsedStep: number | null;
   confirmedAt: Date | null;
   disabledAt: Date | null;
+  /** Consecutive accepted codes one step behind (negative) or ahead (positive) of the server. */
+  driftStreak: number;
 }
 
 const factorFields = {
   id: true, userId: true, status: true, secretCiphertext: true, encryptionKeyId: true,
-  lastUsedStep: true, confirmedAt: true, disabledAt: true,
+  lastUsedStep: true, confirmedAt: true, disabledAt: true, driftStreak: true,
 } as const;
 
 type FactorRow = { [K in keyof typeof factorFields]: unknown } & { lastUsedStep: bigint | null };
@@ -40,6 +43,7 @@ interface TotpStateRow {
   last_used_step: bigint | number | null;
   confirmed_at: Date | null;
   disabled_at: Date | null;
+  drift_streak: number | null;
 }
 
 function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
@@ -52,6 +56,7 @@ function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
     lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step),
     confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null,
     disabledAt: row.disabled_at ? new Date(row.disabled_at) : null,
+    driftStreak: Number(row.drift_streak ?? 0),
   };
 }
 
@@ -73,10 +78,10 @@ export function createMfaRepository(prisma: Db) {
      * Burns a time step: succeeds only if no step at or after it was accepted
      * before. The row count is the atomic compare-and-set (checklist OTP-05).
      */
-    async burnStep(factorId: string, step: number): Promise<boolean> {
+    async burnStep(factorId: string, step: number, driftStreak?: number): Promise<boolean> {
       const { count } = await prisma.totpFactor.updateMany({
         where: { id: factorId, disabledAt: null, OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: BigInt(step) } }] },
-        data: { lastUsedStep: BigInt(step) },
+        data: { lastUsedStep: BigInt(step), ...(driftStreak === undefined ? {} : { driftStreak }) },
       });
       return count === 1;
     },
@@ -101,15 +106,18 @@ export function createMfaRepository(prisma: Db) {
     },
 
     /**
-     * What the sign-in's next step depends on, in one round trip: a usable
-     * authenticator, unused recovery codes, and whether any company mandate
-     * reaches the person (the details are read only when that matters).
+     * What the sign-in's next step depends on, in one round trip: the person's
+     * factors (lib/second-factors.ts FactorState; paired apps are read, never
+     * written, here), and whether any company mandate reaches the person (the
+     * details are read only when that matters).
      */
-    async signInState(userId: string): Promise<{ totp: boolean; recoveryCodes: number; mandated: boolean }> {
-      const rows = await prisma.$queryRaw<{ totp: boolean; recovery_codes: number; mandated: boolean }[]>`
+    async signInState(userId: string): Promise<FactorState & { mandated: boolean }> {
+      const rows = await prisma.$queryRaw<{ totp_enrolled: boolean; totp: boolean; recovery_codes: number; push_apps: number; mandated: boolean }[]>`
         SELECT
+          EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ${userId}::uuid AND status = 'active') AS totp_enrolled,
           EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ${userId}::uuid AND status = 'active' AND disabled_at IS NULL) AS totp,
           (SELECT count(*)::int FROM recovery_codes WHERE user_id = ${userId}::uuid AND used_at IS NULL) AS recovery_codes,
+          (SELECT count(*)::int FROM push_authenticators WHERE user_id = ${userId}::uuid AND status = 'active') AS push_apps,
           EXISTS (
             SELECT 1 FROM memberships m JOIN companies c ON c.id = m.company_id
               WHERE m.user_id = ${userId}::uuid AND c.mandatory_two_factor
@@ -118,7 +126,9 @@ export function createMfaRepository(prisma: Db) {
               WHERE a.user_id = ${userId}::uuid AND c.mandatory_two_factor
           ) AS mandated`;
       const row = rows[0]!;
-      return { totp: row.totp, recoveryCodes: Number(row.recovery_codes), mandated: row.mandated };
+      return {
+        totpEnrolled: row.totp_enrolled, totpUsable: row.totp, recoveryCodes: Number(row.recovery_codes), pushApps: Number(row.push_apps), mandated: row.mandated,
+      };
     },
 
     unusedRecoveryCodes(userId: string) {
@@ -152,7 +162,7 @@ export function createMfaRepository(prisma: Db) {
     async totpState(userId: string): Promise<{ failures: number; blockedUntil: Date | null; factor: TotpFactorRecord | null } | null> {
       const rows = await prisma.$queryRaw<TotpStateRow[]>`
         SELECT t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
-               f.last_used_step, f.confirmed_at, f.disabled_at
+               f.last_used_step, f.confirmed_at, f.disabled_at, f.drift_streak
         FROM users u
           LEFT JOIN second_factor_throttles t ON t.user_id = u.id
           LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
@@ -197,7 +207,7 @@ export function createMfaRepository(prisma: Db) {
     /** What GET /v1/me and support tools show of the person's factors. */
     async factorSummary(userId: string) {
       const [factor, recoveryCodesRemaining] = await Promise.all([
-        prisma.totpFactor.findUnique({ where: { userId_status: { userId, status: "active" } }, select: { confirmedAt: true, disabledAt: true } }),
+        prisma.totpFactor.findUnique({ where: { userId_status: { userId, status: "active" } }, select: { confirmedAt: true, disabledAt: true, driftStreak: true } }),
         prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
       ]);
       return { factor, recoveryCodesRemaining };

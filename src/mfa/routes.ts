@@ -1,11 +1,10 @@
 import { Type } from "typebox";
-import type { FastifyRequest } from "fastify";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
-import { bearerToken } from "../http/guards.ts";
 import type { AppGuards } from "../sessions/guards.ts";
-import { ENROLLMENT_TOKEN_PREFIX, type Enrollee } from "./challenges.ts";
+import type { Enrollee } from "./challenges.ts";
+import { createEnrolleeGuard } from "./enrollee-guard.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { SecondStepService } from "./second-step.ts";
 import type { SecurityStateReader } from "./security-state.ts";
@@ -26,19 +25,7 @@ export function registerMfaRoutes(app: App, deps: {
   findEnrollee: (token: string) => Promise<Enrollee | null>;
 }) {
   const { guards, enrollment, secondStep } = deps;
-  const enrollees = new WeakMap<FastifyRequest, Enrollee>();
-
-  /** A person's access token, or an enrollment token: the TOTP enrollment routes alone accept both. */
-  async function userOrEnrollee(request: FastifyRequest) {
-    const token = bearerToken(request);
-    if (!token?.startsWith(ENROLLMENT_TOKEN_PREFIX)) return guards.user(request);
-    const enrollee = await deps.findEnrollee(token);
-    if (!enrollee) throw new AppError("UNAUTHENTICATED");
-    enrollees.set(request, enrollee);
-  }
-
-  /** Who is changing 2SV: the signed-in person, or the holder of an enrollment token. */
-  const actorOf = (request: FastifyRequest) => enrollees.get(request) ?? guards.principalOf(request);
+  const { userOrEnrollee, enrolleeOf, actorOf } = createEnrolleeGuard(guards, deps.findEnrollee);
 
   app.post("/v1/me/mfa/totp", {
     preHandler: userOrEnrollee,
@@ -67,7 +54,7 @@ export function registerMfaRoutes(app: App, deps: {
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
   }, async (request) => {
-    const enrollee = enrollees.get(request);
+    const enrollee = enrolleeOf(request);
     if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log);
     return secondStep.confirmEnrollment(enrollee, request.body.code, request.log);
   });
@@ -77,7 +64,7 @@ export function registerMfaRoutes(app: App, deps: {
     schema: {
       tags: ["Me"],
       summary: "Turn two-step verification off",
-      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes and trusted devices.",
+      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes, paired authenticator apps and trusted devices.",
       security: bearerSecurity,
       body: DisableBodySchema,
       response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },

@@ -1,5 +1,6 @@
 import { Type } from "typebox";
 import { AuthenticatedSchema } from "../sign-in/schemas.ts";
+import { CodeMethodSchema, SecondFactorMethodSchema } from "../lib/second-factors.ts";
 import { RequirementSourceSchema } from "../companies/schemas.ts";
 
 const CodeSchema = Type.String({
@@ -20,7 +21,7 @@ export const TotpEnrollmentSchema = Type.Object(
 
 export const ConfirmBodySchema = Type.Object({ code: CodeSchema }, { additionalProperties: false });
 
-const RecoveryCodesProperty = Type.Array(Type.String({ description: "XXXX-XXXX-XXXX-XXXX (80 bits); case and dashes are ignored when typed" }), {
+export const RecoveryCodesProperty = Type.Array(Type.String({ description: "XXXX-XXXX-XXXX-XXXX (80 bits); case and dashes are ignored when typed" }), {
   description: "Recovery codes, shown only in this answer: keep them safe for a lost phone",
 });
 
@@ -48,7 +49,7 @@ export const DisableBodySchema = Type.Object(
 export const VerifyBodySchema = Type.Object(
   {
     mfaToken: Type.String({ minLength: 1, maxLength: 512, description: "The MFA token from the login answer" }),
-    method: Type.Union([Type.Literal("totp"), Type.Literal("recovery_code")], { description: "Which second factor the code is" }),
+    method: CodeMethodSchema,
     code: CodeSchema,
     rememberDevice: Type.Optional(Type.Boolean({ description: "Remember this device for 30 days: returns a deviceToken" })),
     deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "A label for the trusted device, e.g. 'Work laptop'" })),
@@ -56,8 +57,29 @@ export const VerifyBodySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ClockDriftSchema = Type.Object(
+  {
+    direction: Type.Union([Type.Literal("behind"), Type.Literal("ahead")], { description: "The phone's clock is behind or ahead of the server's by about 30 s" }),
+    acceptedInARow: Type.Integer({ description: "Accepted codes in a row from that neighbouring time step" }),
+  },
+  { additionalProperties: false, description: "Present when codes keep landing one step off: tell the person to set the phone's time automatically before codes stop working" },
+);
+
+export const PushAuthenticatorSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid", description: "The paired app (or pairing)" }),
+    name: Type.String({ description: "The name the app gave at pairing" }),
+    status: Type.Union([Type.Literal("active"), Type.Literal("awaiting_confirmation")], { description: "active, or completed by the app and waiting for the person's confirmation" }),
+    algorithm: Type.Union([Type.Literal("ES256"), Type.Literal("EdDSA")], { description: "The pinned signature algorithm of the app's key" }),
+    pairedAt: Type.String({ format: "date-time", description: "When it was confirmed (or started, while waiting)" }),
+    lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "Its last answer" }),
+  },
+  { additionalProperties: false, description: "An authenticator app paired for push approval" },
+);
+
 export const VerifyResultSchema = Type.Object(
   {
+    clockDrift: Type.Optional(ClockDriftSchema),
     ...AuthenticatedSchema.properties,
     recoveryCodes: Type.Optional(Type.Array(Type.String({ description: "Recovery code" }), {
       description: "After a recovery code was used: its replacement, shown only here",
@@ -86,7 +108,7 @@ export const StepUpResultSchema = Type.Object(
 export const SecurityStateSchema = Type.Object(
   {
     twoStepEnabled: Type.Boolean({ description: "Whether the person has two-step verification set up" }),
-    methods: Type.Array(Type.Union([Type.Literal("totp"), Type.Literal("recovery_code")]), { description: "Usable second-step methods" }),
+    methods: Type.Array(SecondFactorMethodSchema, { description: "Usable second-step methods" }),
     totp: Type.Union([
       Type.Object(
         {
@@ -102,6 +124,8 @@ export const SecurityStateSchema = Type.Object(
     required: Type.Boolean({ description: "Whether 2SV is required: turned on, or mandated by a company policy" }),
     requiredBy: Type.Array(RequirementSourceSchema, { description: "Company policies that mandate 2SV for this person" }),
     bankIntegrationAvailable: Type.Boolean({ description: "The bank integration needs an authenticator app (TOTP); true when one is active" }),
+    pushAuthenticators: Type.Optional(Type.Array(PushAuthenticatorSchema, { description: "Paired authenticator apps (present when there is one)" })),
+    clockDrift: Type.Optional(ClockDriftSchema),
   },
   { additionalProperties: false, description: "Two-step verification state" },
 );

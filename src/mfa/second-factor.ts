@@ -17,6 +17,7 @@ import { SecretBoxError, type SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { MfaRepository, TotpFactorRecord } from "./repository.ts";
+import { clockDriftOf, nextDriftStreak, type ClockDrift } from "./clock-drift.ts";
 
 export interface SecondFactorSettings {
   freeFailures: number;
@@ -80,7 +81,8 @@ export function createSecondFactorChecker(deps: {
     if (failures > 0) await mfa.clearFailures(userId);
   }
 
-  async function recordFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<never> {
+  /** One more consecutive failure: waits, the cap, events. Push rejections count here too. */
+  async function countFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<void> {
     const failures = await mfa.addFailure(userId);
     const wait = mfaWaitAfter(failures, settings);
     if (wait > 0) await mfa.blockUntil(userId, new Date(clock.now().getTime() + wait * 1000));
@@ -91,6 +93,10 @@ export function createSecondFactorChecker(deps: {
     }
     await emit("mfa_verify_fail", userId, { reason, failures });
     log.info({ event: "mfa_failed", reason, userId, failures, waitSeconds: wait }, "second factor refused");
+  }
+
+  async function recordFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<never> {
+    await countFailure(userId, reason, log);
     throw new AppError("INVALID_CODE", { logReason: reason });
   }
 
@@ -99,8 +105,11 @@ export function createSecondFactorChecker(deps: {
     return factor && !factor.disabledAt ? factor : null;
   }
 
-  /** Verifies a TOTP code and burns its time step; throws INVALID_CODE otherwise. */
-  async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<void> {
+  /**
+   * Verifies a TOTP code and burns its time step; throws INVALID_CODE otherwise.
+   * Answers the clock-drift hint when accepted codes keep coming from a neighbouring step.
+   */
+  async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<{ clockDrift?: ClockDrift }> {
     const state = await mfa.totpState(userId);
     assertNotBlocked(state?.blockedUntil);
     const factor = state?.factor && !state.factor.disabledAt ? state.factor : null;
@@ -110,8 +119,12 @@ export function createSecondFactorChecker(deps: {
     const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
     if (!result.valid) return recordFailure(userId, `totp_${result.reason}`, log);
     // Another request may have accepted this step in between: the conditional update decides.
-    if (!(await mfa.burnStep(factor.id, result.step))) return recordFailure(userId, "totp_replay", log);
+    const driftStreak = nextDriftStreak(factor.driftStreak, result.step, clock.now());
+    const streakChanged = driftStreak !== factor.driftStreak;
+    if (!(await mfa.burnStep(factor.id, result.step, streakChanged ? driftStreak : undefined))) return recordFailure(userId, "totp_replay", log);
     await resetFailures(userId, state!.failures);
+    const clockDrift = clockDriftOf(driftStreak);
+    return clockDrift ? { clockDrift } : {};
   }
 
   /** Verifies and spends a recovery code; throws INVALID_CODE otherwise. */
@@ -129,7 +142,15 @@ export function createSecondFactorChecker(deps: {
     return recordFailure(userId, "recovery_code_invalid", log);
   }
 
-  return { checkTotp, checkRecoveryCode, activeFactor, assertNotWaiting };
+  return {
+    checkTotp,
+    checkRecoveryCode,
+    activeFactor,
+    assertNotWaiting,
+    countFailure,
+    /** A success by another method (a push approval) resets the count too. */
+    clearFailures: (userId: string) => mfa.clearFailures(userId),
+  };
 }
 
 export type SecondFactorChecker = ReturnType<typeof createSecondFactorChecker>;

@@ -4,7 +4,9 @@
 // correct codes mint at most one session.
 import type { FastifyBaseLogger } from "fastify";
 import { AppError } from "../errors.ts";
+import { AMR } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
+import { amrOf, hasUsableAuthenticator, methodsOf, type CodeMethod } from "../lib/second-factors.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { AccessTokens } from "../sessions/access-tokens.ts";
 import type { Principal } from "../sessions/service.ts";
@@ -18,12 +20,11 @@ import type { ChallengeService, Enrollee } from "./challenges.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { MfaRepository } from "./repository.ts";
 import type { SecondFactorChecker } from "./second-factor.ts";
-
-export type SecondFactorMethod = "totp" | "recovery_code";
+import type { ClockDrift } from "./clock-drift.ts";
 
 export interface VerifyInput {
   mfaToken: string;
-  method: SecondFactorMethod;
+  method: CodeMethod;
   code: string;
   rememberDevice?: boolean;
   deviceName?: string;
@@ -61,12 +62,15 @@ export function createSecondStepService(deps: {
 
   type SignInState = Awaited<ReturnType<MfaRepository["signInState"]>>;
 
-  function methodsOf(state: SignInState): SecondFactorMethod[] {
-    return [...(state.totp ? (["totp"] as const) : []), ...(state.recoveryCodes > 0 ? (["recovery_code"] as const) : [])];
-  }
+  /** Each code method's check; the registry says which methods take a code. */
+  const codeChecks: Record<CodeMethod, (userId: string, code: string, log: FastifyBaseLogger) => Promise<{ clockDrift?: ClockDrift }>> = {
+    totp: (userId, code, log) => deps.checker.checkTotp(userId, code, log),
+    recovery_code: async (userId, code, log) => { await deps.checker.checkRecoveryCode(userId, code, log); return {}; },
+  };
 
+  /** A remembered device skips the second step only while an authenticator it stood in for is usable. */
   async function usableDevice(success: FirstFactorSuccess, state: SignInState): Promise<string | null> {
-    if (!success.deviceToken || !state.totp) return null;
+    if (!success.deviceToken || !hasUsableAuthenticator(state)) return null;
     const trust = await policy.deviceTrust(success.userId);
     if (!trust.allowed) return null;
     return deps.devices.recognise(success.deviceToken, success.userId, { issuedAfter: trust.validSince });
@@ -104,19 +108,17 @@ export function createSecondStepService(deps: {
   async function verify(input: VerifyInput, log: FastifyBaseLogger) {
     const challenge = await deps.challenges.attempt(input.mfaToken, "mfa");
     const { userId } = challenge;
-    if (input.method === "totp") await deps.checker.checkTotp(userId, input.code, log);
-    else await deps.checker.checkRecoveryCode(userId, input.code, log);
+    const { clockDrift } = await codeChecks[input.method](userId, input.code, log);
     if (!(await deps.challenges.consume(challenge.id))) throw new AppError("INVALID_MFA_TOKEN", { logReason: "challenge_consumed_concurrently" });
 
-    const factorAmr = input.method === "totp" ? "otp" : "rec";
-    const session = await authenticated(userId, [...challenge.amr, factorAmr, "mfa"], deps.clock.now());
+    const session = await authenticated(userId, [...challenge.amr, amrOf(input.method), AMR.multiFactor], deps.clock.now());
     const recoveryCodes = input.method === "recovery_code" ? await deps.enrollment.replaceUsedRecoveryCode(userId) : undefined;
     const mayRemember = input.rememberDevice && (await policy.deviceTrust(userId)).allowed;
     const device = mayRemember ? await deps.devices.trust(userId, input.deviceName ?? "Unnamed device") : undefined;
     await deps.onEvent("mfa_verify_success", userId, { method: input.method });
     if (device) await deps.onEvent("trusted_device_issued", userId, { deviceId: device.deviceId, name: input.deviceName ?? "Unnamed device" });
     log.info({ event: "authn_login_success", userId, method: input.method, rememberDevice: Boolean(device) }, "second step passed");
-    return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}), ...(recoveryCodes ? { recoveryCodes } : {}) };
+    return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}), ...(recoveryCodes ? { recoveryCodes } : {}), ...(clockDrift ? { clockDrift } : {}) };
   }
 
   /**
@@ -127,7 +129,7 @@ export function createSecondStepService(deps: {
   async function stepUp(principal: Principal, code: string, log: FastifyBaseLogger) {
     if (!(await deps.checker.activeFactor(principal.userId))) throw new AppError("BANK_INTEGRATION_REQUIRES_TOTP");
     await deps.checker.checkTotp(principal.userId, code, log);
-    const amr = [...new Set([...principal.amr, "otp", "mfa"])];
+    const amr = [...new Set([...principal.amr, AMR.otp, AMR.multiFactor])];
     const accessToken = await deps.accessTokens.issue(
       { userId: principal.userId, sessionId: principal.sessionId, amr, authTime: deps.clock.now() },
       deps.stepUpTtlSeconds,
@@ -144,7 +146,7 @@ export function createSecondStepService(deps: {
     const challenge = await deps.challenges.attempt(enrollee.challengeToken, "enrollment");
     const { recoveryCodes } = await deps.enrollment.confirm(enrollee, code, log);
     if (!(await deps.challenges.consume(challenge.id))) throw new AppError("UNAUTHENTICATED", { logReason: "enrollment_consumed_concurrently" });
-    const session = await authenticated(enrollee.userId, [...challenge.amr, "otp", "mfa"], deps.clock.now());
+    const session = await authenticated(enrollee.userId, [...challenge.amr, AMR.otp, AMR.multiFactor], deps.clock.now());
     return { recoveryCodes, session };
   }
 

@@ -10,6 +10,7 @@ export const apiTags = [
   { name: "Sessions", description: "Refreshing and ending sessions" },
   { name: "Tokens", description: "Verifying tokens: JWKS and introspection" },
   { name: "Me", description: "The signed-in person: profile, password, two-step verification, devices" },
+  { name: "Authenticator app", description: "The authenticator app's own routes: pairing, pending challenges, signed answers" },
   { name: "Users", description: "User provisioning and support (service clients)" },
   { name: "Companies", description: "Companies, accounting offices and the mandatory 2SV policy" },
   { name: "Operations", description: "Health and metrics" },
@@ -32,6 +33,7 @@ export async function registerOpenApi(app: App, serverUrl: string) {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A person's access token" },
           apiKey: { type: "apiKey", in: "header", name: API_KEY_HEADER, description: "A service client's API key (npm run cli -- clients create)" },
+          appSignature: { type: "apiKey", in: "header", name: "x-app-signature", description: "A JWS by the paired authenticator app's registered key (see the route)" },
         },
       },
     },

@@ -2,6 +2,9 @@ import { Type, type Static } from "typebox";
 import { EmailSchema, PasswordSchema } from "../accounts/schemas.ts";
 import { RequirementSourceSchema } from "../companies/schemas.ts";
 import { TokenPairProperties } from "../sessions/schemas.ts";
+import { SecondFactorMethodSchema } from "../lib/second-factors.ts";
+
+export { SecondFactorMethodSchema };
 
 export const LoginBodySchema = Type.Object(
   {
@@ -35,14 +38,10 @@ export const AuthenticatedSchema = Type.Object(
 );
 export type Authenticated = Static<typeof AuthenticatedSchema>;
 
-export const SecondFactorMethodSchema = Type.Union([Type.Literal("totp"), Type.Literal("recovery_code"), Type.Literal("push")], {
-  description: "A second-step method the person may use",
-});
-
 export const MfaRequiredSchema = Type.Object(
   {
     status: Type.Literal("mfa_required", { description: "The password was right; a second step is needed" }),
-    mfaToken: Type.String({ description: "Short-lived token for /v1/auth/mfa/verify; worth nothing else" }),
+    mfaToken: Type.String({ description: "Short-lived token for /v1/auth/mfa/verify and /v1/auth/mfa/push; worth nothing else" }),
     methods: Type.Array(SecondFactorMethodSchema, { description: "Methods the person has set up" }),
     expiresIn: Type.Integer({ description: "Seconds until the MFA token expires" }),
   },
