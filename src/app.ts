@@ -71,7 +71,8 @@ import { createPairingService, toView } from "./push/pairing.ts";
 import { createPushService, MAX_WAIT_SECONDS } from "./push/service.ts";
 import { createAppAuthenticator } from "./push/app-requests.ts";
 import { createWakeup, databaseTransport, redisTransport } from "./push/wakeup.ts";
-import { noPushSender, type PushSender } from "./push/delivery/sender.ts";
+import { createPushDelivery, type PushSender } from "./push/delivery/sender.ts";
+import { pushDeliverySettings } from "./push/delivery/settings.ts";
 import { registerPushRoutes } from "./push/routes.ts";
 
 export interface BuildOptions {
@@ -177,7 +178,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
       const applied = await database.migrate();
       if (applied.length > 0) app.log.info({ applied }, "migrations applied");
     }
-    await wireFeatures(app, config, clock, database, keyMaterial, options.pushSender ?? noPushSender);
+    await wireFeatures(app, config, clock, database, keyMaterial, options.pushSender);
     await app.ready();
     return app;
   } catch (error) {
@@ -217,7 +218,7 @@ function wireEvents(
     : silentNotifier;
   app.addHook("onClose", () => notifier.drain());
   const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
-  return { audit, onEvent };
+  return { audit, onEvent, metrics };
 }
 
 /** Signing keys, the password hasher and the secret box. */
@@ -261,7 +262,22 @@ function createPushWakeup(app: App, config: Config, database: Database) {
   return wakeup;
 }
 
-async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial, pushSender: PushSender) {
+/**
+ * Web Push (whenever VAPID keys exist: generated under DATA_DIR in development),
+ * APNs and FCM (when configured) wake the authenticator app; without them the
+ * app still learns of challenges by long-polling. Tests may pass their own sender.
+ */
+async function wirePushDelivery(app: App, config: Config, clock: Clock, countPush: (kind: string, outcome: string) => void, override?: PushSender) {
+  const settings = await pushDeliverySettings(config);
+  const vapidPublicKey = settings.webPush?.publicKey ?? null;
+  if (override) return { sender: override, vapidPublicKey };
+  const delivery = createPushDelivery(settings, { clock, log: app.log, count: countPush });
+  app.addHook("onClose", () => delivery.close());
+  app.log.info({ kinds: delivery.kinds }, "push delivery");
+  return { sender: delivery, vapidPublicKey };
+}
+
+async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial, pushSenderOverride?: PushSender) {
   const { prisma } = database;
   registerHttpConventions(app, config.ISSUER);
   await registerOpenApi(app, config.ISSUER);
@@ -276,7 +292,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   }, clock);
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
-  const { audit, onEvent } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
+  const { audit, onEvent, metrics } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: repositories.sessions,
@@ -337,9 +353,10 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     assertMayTurnOff: policy.assertMayTurnOff, onEvent, clock,
     settings: { ...pushSettings, pairingTtlSeconds: config.PUSH_PAIRING_TTL_SECONDS, recoveryCodeCount: config.RECOVERY_CODE_COUNT },
   });
+  const delivery = await wirePushDelivery(app, config, clock, metrics.countPush, pushSenderOverride);
   const push = createPushService({
     authenticators: repositories.pushAuthenticators, pushChallenges: repositories.pushChallenges, transaction, challenges, checker,
-    startSession: secondStep.authenticated, devices, sender: pushSender, wakeup: createPushWakeup(app, config, database),
+    startSession: secondStep.authenticated, devices, sender: delivery.sender, wakeup: createPushWakeup(app, config, database),
     claimOnce: oneTimeClaims(counters, clock), onEvent, clock, log: app.log,
     settings: {
       ...pushSettings, challengeTtlSeconds: config.PUSH_CHALLENGE_TTL_SECONDS, numberMatching: config.PUSH_NUMBER_MATCHING,
@@ -374,7 +391,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
   registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee });
-  registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee });
+  registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, { guards, companies });
   registerAuditRoutes(app, { guards, audit, isAdmin: companies.isAdmin });

@@ -64,10 +64,16 @@ export function createAuditLog(deps: {
     else await events.append([row]);
   }
 
+  /**
+   * Writes the request's batch and closes it: work the request started that
+   * ends after its response (a push delivery's outcome) is written at once.
+   */
   async function flush() {
-    const pending = context.current().pendingAudit;
+    const ctx = context.current();
+    const pending = ctx.pendingAudit;
+    ctx.pendingAudit = null;
     if (!pending?.length) return;
-    await events.append(pending.splice(0) as AuditRow[]);
+    await events.append(pending as AuditRow[]);
   }
 
   /** Newest first, keyset-paged (stable under concurrent appends). */

@@ -1,6 +1,6 @@
 // The reference authenticator app on the command line: a key in a file (mode
 // 0600), pairing from a QR code's URI, and approve/reject with number matching.
-//   npm run authenticator -- pair <uri> [--name NAME]
+//   npm run authenticator -- pair <uri> [--name NAME] [--web-push-subscription JSON]
 //   npm run authenticator -- watch
 //   npm run authenticator -- approve --number NN [--wait S]
 //   npm run authenticator -- reject [--not-me] [--wait S]
@@ -10,6 +10,7 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { generateTotpCode } from "../lib/totp.ts";
+import type { PushAddress } from "../push/delivery/sender.ts";
 import { createAuthenticatorClient, fetchTransport, newAppState, type AppState, type PendingChallenge } from "./client.ts";
 
 const { values, positionals } = parseArgs({
@@ -20,6 +21,7 @@ const { values, positionals } = parseArgs({
     number: { type: "string" },
     wait: { type: "string", default: "25" },
     "not-me": { type: "boolean", default: false },
+    "web-push-subscription": { type: "string" },
   },
 });
 const keyFile = values["key-file"]!;
@@ -75,6 +77,16 @@ async function watch() {
   }
 }
 
+/** A PushSubscription's JSON (endpoint, keys.p256dh, keys.auth), as a browser's PushManager gives it. */
+function webPushAddress(json: string | undefined): PushAddress | undefined {
+  if (!json) return undefined;
+  const { endpoint, keys } = JSON.parse(json) as { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } };
+  if (typeof endpoint !== "string" || typeof keys?.p256dh !== "string" || typeof keys.auth !== "string") {
+    throw new Error("--web-push-subscription takes a PushSubscription's JSON: {\"endpoint\", \"keys\": {\"p256dh\", \"auth\"}}");
+  }
+  return { kind: "webpush", subscription: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } };
+}
+
 async function main() {
   const [command, ...rest] = positionals;
   switch (command) {
@@ -82,7 +94,7 @@ async function main() {
       if (!rest[0]) throw new Error("pair needs the pairing URI (pairingUri)");
       const state = (await load()) ?? (await newAppState(values.name!));
       const client = createAuthenticatorClient(state, fetchTransport(new URL(rest[0]).searchParams.get("url") ?? ""));
-      const result = await client.pair(rest[0]);
+      const result = await client.pair(rest[0], { pushAddress: webPushAddress(values["web-push-subscription"]) });
       await save(client.state);
       return print({ ...result, name: state.name, next: "confirm this name in the session that started the pairing" });
     }

@@ -1,6 +1,7 @@
 // The reference authenticator app's protocol, without a terminal: the CLI
 // (cli.ts) and the tests drive push approval through this same code. It holds
 // one P-256 key (ES256); every request it makes is signed with it.
+import type { PushAddress } from "../push/delivery/sender.ts";
 import { randomBytes } from "node:crypto";
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { ANSWER_TYP, PAIRING_TYP, REQUEST_TYP } from "../push/app-signature.ts";
@@ -72,14 +73,14 @@ export function createAuthenticatorClient(state: AppState, transport: Transport,
   return {
     state,
     /** Pairs with the service named in the URI; the person then confirms the name in their session. */
-    async pair(uri: string) {
+    async pair(uri: string, options: { pushAddress?: PushAddress } = {}) {
       const parsed = new URL(uri);
       const token = parsed.searchParams.get("token");
       const serviceUrl = parsed.searchParams.get("url");
       if (parsed.protocol !== "idpush:" || !token || !serviceUrl) throw new Error("not a pairing URI (idpush://pair?...)");
       const proof = await sign(PAIRING_TYP, { nonce: token, aud: serviceUrl, iat: iat() }, false);
       const publicKey = { kty: state.publicJwk.kty, crv: state.publicJwk.crv, x: state.publicJwk.x, y: state.publicJwk.y };
-      const body = await call({ method: "POST", path: "/v1/authenticator/pairings", body: { pairingToken: token, name: state.name, publicKey, proof } });
+      const body = await call({ method: "POST", path: "/v1/authenticator/pairings", body: { pairingToken: token, name: state.name, publicKey, proof, ...(options.pushAddress ? { pushAddress: options.pushAddress } : {}) } });
       state.serviceUrl = serviceUrl;
       return body as { pairingId: string; thumbprint: string; status: string };
     },

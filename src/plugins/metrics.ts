@@ -69,5 +69,15 @@ export function registerMetrics(app: App, logLevel: LevelWithSilent, token: stri
     return registry.metrics();
   });
 
-  return { countEvent: (event: string) => authEvents.inc({ event }) };
+  const pushSends = new Counter({
+    name: "push_sends_total",
+    help: "Push deliveries to authenticator apps by kind (webpush, apns, fcm) and outcome (sent, gone, failed)",
+    labelNames: ["kind", "outcome"],
+    registers: [registry],
+  });
+
+  return {
+    countEvent: (event: string) => authEvents.inc({ event }),
+    countPush: (kind: string, outcome: string) => pushSends.inc({ kind, outcome }),
+  };
 }

@@ -26,8 +26,31 @@ export function registerPushRoutes(app: App, deps: {
   push: PushService;
   apps: AppAuthenticator;
   findEnrollee: (token: string) => Promise<Enrollee | null>;
+  /** The VAPID public key apps subscribe to Web Push with (RFC 8292), or null when Web Push is off. */
+  vapidPublicKey?: string | null;
 }) {
   const { guards, pairing, push } = deps;
+
+  app.get("/v1/authenticator/web-push-key", {
+    schema: {
+      tags: ["Authenticator app"],
+      summary: "The VAPID public key for subscribing to Web Push",
+      description:
+        "A browser or installed web app passes it as applicationServerKey to PushManager.subscribe() and hands the resulting " +
+        "PushSubscription to the pairing as pushAddress {kind: \"webpush\", subscription}. 404 NOT_FOUND while Web Push is off.",
+      security: [],
+      response: {
+        200: Type.Object(
+          { publicKey: Type.String({ description: "The VAPID public key, base64url (uncompressed P-256 point, RFC 8292 §3.2)" }) },
+          { additionalProperties: false, description: "The key to subscribe with" },
+        ),
+        ...problemResponses(404),
+      },
+    },
+  }, async () => {
+    if (!deps.vapidPublicKey) throw new AppError("NOT_FOUND", { detail: "Web Push is not configured on this service." });
+    return { publicKey: deps.vapidPublicKey };
+  });
   const { userOrEnrollee, enrolleeOf } = createEnrolleeGuard(guards, deps.findEnrollee);
 
   /** The pairing actor: its session (or enrollment challenge) is the one that must confirm. */

@@ -75,8 +75,13 @@ export function createPushService(deps: {
   function deliver(apps: AuthenticatorRecord[], challengeId: string, expiresAt: Date) {
     for (const app of apps) {
       if (!app.pushAddress) continue;
+      const kind = app.pushAddress.kind;
       void deps.sender.send(app.pushAddress, { challengeId, expiresAt })
-        .then(async (outcome) => { if (outcome === "gone") await deps.authenticators.clearAddress(app.id); })
+        .then(async (outcome) => {
+          // A push service that calls the address gone will never deliver to it again: forget it (the app still polls).
+          if (outcome === "gone") await deps.authenticators.clearAddress(app.id);
+          await deps.onEvent("push_delivery", app.userId, { challengeId, authenticatorId: app.id, kind, outcome });
+        })
         .catch((error: unknown) => deps.log.warn({ err: error, authenticatorId: app.id }, "push delivery failed"));
     }
   }

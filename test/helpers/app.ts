@@ -12,6 +12,7 @@ import { createClientRepository } from "../../src/clients/repository.ts";
 import { openDatabase, type Database } from "../../src/db/database.ts";
 import type { Clock } from "../../src/lib/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
+import type { PushSender } from "../../src/push/delivery/sender.ts";
 
 export const TEST_PASSWORD = "correct horse battery staple";
 
@@ -66,12 +67,14 @@ export interface StartOptions {
   clock?: Clock;
   logStream?: Writable;
   database?: Database;
+  /** A push sender of the test's own (built with the production factory), instead of the one the config gives. */
+  pushSender?: PushSender;
 }
 
 export async function startApp(t: Test, options: StartOptions = {}): Promise<App> {
   const databaseUrl = options.database ? undefined : await freshDatabaseUrl(t);
   const config = testConfig({ ...(options.logStream ? { LOG_LEVEL: "info" } : {}), ...options.config }, databaseUrl);
-  const app = await buildApp({ config, clock: options.clock, logStream: options.logStream, database: options.database });
+  const app = await buildApp({ config, clock: options.clock, logStream: options.logStream, database: options.database, pushSender: options.pushSender });
   t.teardown(() => app.close());
   return app;
 }

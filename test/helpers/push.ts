@@ -1,5 +1,6 @@
 // Push approval through the reference authenticator app's own client code
 // (src/authenticator-app/client.ts), over app.inject.
+import type { PushAddress } from "../../src/push/delivery/sender.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { createAuthenticatorClient, newAppState, ServiceError, type Transport } from "../../src/authenticator-app/client.ts";
 import { bearer, createUser, login } from "./app.ts";
@@ -16,13 +17,13 @@ export async function newApp(app: App, name = "Test phone", now?: () => Date) {
 }
 
 /** A person with a paired, confirmed app and no other factor; returns the app and the recovery code. */
-export async function personWithPushApp(app: App, now?: () => Date) {
+export async function personWithPushApp(app: App, now?: () => Date, pushAddress?: PushAddress) {
   const user = await createUser(app);
   const session = (await login(app, user.email)).json();
   const phone = await newApp(app, "Test phone", now);
   const started = await app.inject({ method: "POST", url: "/v1/me/mfa/push-authenticators", headers: bearer(session.accessToken) });
   if (started.statusCode !== 200) throw new Error(`pairing start: ${started.body}`);
-  await phone.pair(started.json().pairingUri);
+  await phone.pair(started.json().pairingUri, { pushAddress });
   const confirmed = await app.inject({ method: "POST", url: `/v1/me/mfa/push-authenticators/${started.json().pairingId}/confirm`, headers: bearer(session.accessToken) });
   if (confirmed.statusCode !== 200) throw new Error(`pairing confirm: ${confirmed.body}`);
   return { user, phone, accessToken: session.accessToken as string, pairingId: started.json().pairingId as string, recoveryCodes: confirmed.json().recoveryCodes as string[] };
