@@ -26,6 +26,7 @@ import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, typ
 import { createSignInThrottle } from "./rate-limit/sign-in-throttle.ts";
 import { createUserRepository } from "./accounts/repository.ts";
 import { createAccountsService } from "./accounts/service.ts";
+import { createPasswordCheck } from "./accounts/password-check.ts";
 import { registerAccountRoutes } from "./accounts/routes.ts";
 import { createSessionRepository } from "./sessions/repository.ts";
 import { createAccessTokens } from "./sessions/access-tokens.ts";
@@ -180,7 +181,7 @@ function wireEvents(app: App, config: Config, clock: Clock, repositories: Return
     : silentNotifier;
   app.addHook("onClose", () => notifier.drain());
   const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
-  return { audit, onEvent };
+  return { audit, onEvent, requestContext };
 }
 
 /** Signing keys, the password hasher and the secret box. */
@@ -220,11 +221,12 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
     freeFailures: config.LOGIN_FREE_FAILURES,
+    accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
     maxWaitSeconds: config.LOGIN_MAX_WAIT_SECONDS,
   }, clock);
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
-  const { audit, onEvent } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.memberIds(companyId));
+  const { audit, onEvent, requestContext } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.memberIds(companyId));
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: repositories.sessions,
@@ -237,12 +239,22 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const guards = createGuards({ person: sessions.authenticate, client: clients.authenticate });
   const challenges = createChallengeService(repositories.challenges, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
   const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+  const checkPassword = createPasswordCheck({
+    users: repositories.users,
+    hasher,
+    throttle,
+    failureCap: config.LOGIN_FAILURE_CAP,
+    clock,
+    emit: onEvent,
+    isTrustedDevice: async (token, userId) => (await devices.recognise(token, userId)) !== null,
+  });
   const accounts = createAccountsService({
     users: repositories.users,
     hasher,
     policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     serviceName: config.SERVICE_NAME,
-    throttle,
+    checkPassword,
+    clientAddress: () => requestContext.current().clientAddress ?? "unknown",
     clock,
     sessions,
     devices,
@@ -269,14 +281,14 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     assertMayTurnOff: policy.assertMayTurnOff,
     onEvent,
     sessions,
-    throttle,
+    reauthenticate: accounts.reauthenticate,
   });
   const secondStep = createSecondStepService({
     mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
   const securityState = createSecurityStateReader({ mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources });
   const signIn = createSignInService({
-    users: repositories.users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
+    users: repositories.users, hasher, checkPassword, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
   });
   const companies = createCompanyService({
     companies: repositories.companies, userExists: accounts.exists, emit: onEvent, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
