@@ -231,8 +231,17 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const sessions = createSessionService({
     sessions: repositories.sessions,
     accessTokens,
-    settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
+    settings: {
+      idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+      absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS,
+      maxAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+    },
     clock,
+    origin: () => {
+      const { clientAddress, userAgent } = requestContext.current();
+      return { clientAddress, userAgent };
+    },
+    emit: onEvent,
     mayContinue: policy.sessionMayContinue,
   });
   const clients = createClientService(repositories.clients);
@@ -303,6 +312,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     startSession: secondStep.authenticated,
     claimOnce: oneTimeClaims(counters, clock),
     userExists: accounts.exists,
+    assertActive: accounts.assertActive,
     discardChallenge: challenges.discard,
   });
 

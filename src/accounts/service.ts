@@ -111,6 +111,9 @@ export function createAccountsService(deps: AccountsDeps) {
     unlockPassword,
     findUser: (id: string) => deps.users.findById(id),
     exists: async (id: string) => Boolean(await deps.users.findById(id)),
+    async assertActive(id: string) {
+      if ((await deps.users.findCredentialsById(id))?.disabledAt) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: id });
+    },
   };
 }
 

@@ -44,8 +44,8 @@ export function createEnrollmentService(deps: {
   /** Refuses turning 2SV off while a company policy requires it (issue: company policy). */
   assertMayTurnOff: (userId: string) => Promise<void>;
   onEvent: EmitEvent;
-  /** Ends every session of a user (support reset). */
-  sessions: Pick<SessionService, "revokeAllForUser">;
+  /** Ends every session of a user (support reset, factor change); counts the others. */
+  sessions: Pick<SessionService, "revokeAllForUser" | "countOthers">;
   /** The accounts feature's one password re-check: sign-in throttle, hard cap, audit. */
   reauthenticate: (userId: string, password: string, refusal: ErrorCode) => Promise<unknown>;
 }) {
@@ -90,7 +90,11 @@ export function createEnrollmentService(deps: {
     return { secret, otpauthUri, qrSvg: await totpQrSvg(otpauthUri) };
   }
 
-  async function confirm(actor: Actor, code: string, log: FastifyBaseLogger) {
+  /**
+   * A factor change offers to end the other sessions (ASVS 7.4.3): with
+   * endOtherSessions they end now, otherwise the answer says how many remain.
+   */
+  async function confirm(actor: Actor & { sessionId?: string }, code: string, log: FastifyBaseLogger, options: { endOtherSessions?: boolean } = {}) {
     await assertMayChange(actor);
     const pending = await mfa.findFactor(actor.userId, "pending");
     if (!pending) throw new AppError("NO_PENDING_ENROLLMENT");
@@ -110,7 +114,11 @@ export function createEnrollmentService(deps: {
     });
     if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
     await deps.onEvent("mfa_enrolled", actor.userId);
-    return { recoveryCodes: recovery.display };
+    if (options.endOtherSessions) {
+      const ended = await deps.sessions.revokeAllForUser(actor.userId, "factor_changed", actor.sessionId);
+      await deps.onEvent("other_sessions_ended", actor.userId, { ended, reason: "factor_changed" });
+    }
+    return { recoveryCodes: recovery.display, otherSessions: await deps.sessions.countOthers(actor) };
   }
 
   /**

@@ -10,7 +10,8 @@ import type { EnrollmentService } from "./enrollment.ts";
 import type { SecondStepService } from "./second-step.ts";
 import type { SecurityStateReader } from "./security-state.ts";
 import {
-  ConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
+  ConfirmBodySchema,
+  TotpConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
 
@@ -61,15 +62,17 @@ export function registerMfaRoutes(app: App, deps: {
       summary: "Confirm the authenticator with its first code; returns the recovery code once",
       description:
         "The confirming code's time step is burned: it cannot sign in. Replaces any earlier authenticator, recovery codes and trusted devices. " +
-        "With an enrollment token the answer also carries the session.",
+        "With an enrollment token the answer also carries the session. " +
+        "A factor change offers to end the other sessions: `endOtherSessions: true` ends them; the answer's `otherSessions` counts those that remain.",
       security: bearerSecurity,
-      body: ConfirmBodySchema,
+      body: TotpConfirmBodySchema,
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
   }, async (request) => {
     const enrollee = enrollees.get(request);
-    if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log);
-    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log);
+    const options = { endOtherSessions: request.body.endOtherSessions ?? false };
+    if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log, options);
+    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log, options);
   });
 
   app.delete("/v1/me/mfa/totp", {
@@ -77,7 +80,7 @@ export function registerMfaRoutes(app: App, deps: {
     schema: {
       tags: ["Me"],
       summary: "Turn two-step verification off",
-      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes and trusted devices.",
+      description: "Needs the password and a current code, checked like a sign-in (its waits and failure cap apply); a wrong password or a wrong code is one answer, 401 INVALID_CURRENT_CREDENTIALS. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes and trusted devices.",
       security: bearerSecurity,
       body: DisableBodySchema,
       response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },
