@@ -129,7 +129,7 @@ function registerHttpConventions(app: App) {
     // Token responses must never be cached (RFC 6749 §5.1); nothing here should be.
     reply.header("cache-control", "no-store");
   });
-  registerProblemHandler(app);
+  return registerProblemHandler(app);
 }
 
 export async function buildApp(options: BuildOptions): Promise<App> {
@@ -212,7 +212,7 @@ async function resolveFederatedProvider(app: App, config: Config, clock: Clock) 
 
 async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial) {
   const { prisma } = database;
-  registerHttpConventions(app);
+  const problems = registerHttpConventions(app);
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
@@ -227,6 +227,13 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
   const { audit, onEvent, requestContext } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.memberIds(companyId));
+  // Every 429, whichever route or limit refused it, is one audit event (checklist LA-01).
+  problems.onRefusal(async (request, error) => {
+    if (error.code !== "RATE_LIMITED") return;
+    await onEvent("excess_rate_limit_exceeded", error.options.subjectUserId ?? null, {
+      reason: error.options.logReason ?? "unspecified", route: request.routeOptions.url ?? request.url.split("?")[0], retryAfterSeconds: error.options.retryAfterSeconds,
+    });
+  });
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: repositories.sessions,

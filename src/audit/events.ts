@@ -19,6 +19,12 @@ export const NOTIFIED_EVENTS = new Set([
   "policy_requires_enrollment",
   "password_changed",
   "external_identity_linked",
+  // Issue 14 (checklist LA-06, LA-07): the password was right but the second step
+  // failed, or a used code came again (reason totp_replay); the password was disabled by the failure cap or unlocked.
+  "mfa_verify_fail",
+  "authn_login_fail_max",
+  "password_unlocked",
+  "account_disabled",
 ]);
 
 export type EmitEvent = (type: string, userId: string | null, details?: Record<string, unknown>, companyId?: string | null) => Promise<void>;
