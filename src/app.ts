@@ -270,6 +270,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     serviceName: config.SERVICE_NAME,
     checkPassword,
+    throttle,
     clientAddress: () => requestContext.current().clientAddress ?? "unknown",
     clock,
     sessions,

@@ -77,7 +77,11 @@ export function createPasswordCheck(deps: PasswordCheckDeps) {
     await throttle.admitAddress(attempt.clientAddress);
     const user = await attempt.loadUser();
     const trustedDevice = Boolean(user && attempt.deviceToken && (await deps.isTrustedDevice(attempt.deviceToken, user.id)));
-    const admitted = await throttle.admitAccount(attempt.account, attempt.clientAddress, { trustedDevice });
+    const admitted = await throttle.admitAccount(attempt.account, attempt.clientAddress, { trustedDevice }).catch((error: unknown) => {
+      // The audit of the 429 names the person it held (never shown to the caller).
+      if (user && error instanceof AppError) throw new AppError(error.code, { ...error.options, subjectUserId: user.id });
+      throw error;
+    });
     if (!(await verify(user, attempt.password)) || !user) return refuse(attempt, user);
     await throttle.recordSuccess(attempt.account, attempt.clientAddress, admitted);
     if (user.passwordFailures > 0) await users.resetPasswordFailures(user.id);

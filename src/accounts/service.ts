@@ -5,6 +5,7 @@ import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
 import { checkPasswordPolicy, type PasswordHasher, type PasswordPolicy } from "../lib/passwords.ts";
 import type { CheckPassword } from "./password-check.ts";
+import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "../devices/service.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -23,6 +24,7 @@ export interface AccountsDeps {
   policy: PasswordPolicy;
   serviceName: string;
   checkPassword: CheckPassword;
+  throttle: Pick<SignInThrottle, "clearAccount">;
   /** The client address of the current request (audit request context). */
   clientAddress: () => string;
   clock: Clock;
@@ -96,8 +98,10 @@ export function createAccountsService(deps: AccountsDeps) {
 
   /** Support unlock after the hard cap: the password works again, and the person hears of it. */
   async function unlockPassword(userId: string): Promise<boolean> {
-    const result = await deps.users.unlockPassword(userId);
-    if (!result) return false;
+    const user = await deps.users.findById(userId);
+    const result = user ? await deps.users.unlockPassword(userId) : null;
+    if (!user || !result) return false;
+    await deps.throttle.clearAccount(user.email);
     await deps.emit("password_unlocked", userId, { wasLocked: result.wasLocked });
     return true;
   }

@@ -98,6 +98,11 @@ export function createSignInThrottle(store: CounterStore, settings: SignInThrott
       return { failures: local.count, accountFailures: global.count, waitSeconds: Math.max(waitSeconds, accountWaitSeconds) };
     },
 
+    /** A support unlock: the account-wide count and wait go (per-address waits run out by themselves). */
+    async clearAccount(account: string) {
+      await Promise.all([store.clear(keys.accountFailures(account)), store.clear(keys.accountWait(account))]);
+    },
+
     async recordSuccess(account: string, ip: string, admitted: { hasFailures: boolean } = { hasFailures: true }) {
       if (admitted.hasFailures) await Promise.all([store.clear(keys.failures(account, ip)), store.clear(keys.accountFailures(account))]);
     },
