@@ -4,7 +4,6 @@ import type { JWTPayload } from "jose";
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
-import type { EmitEvent } from "../audit/events.ts";
 import type { AccessTokens, AccessClaims } from "./access-tokens.ts";
 import type { SessionRecord, SessionRepository } from "./repository.ts";
 
@@ -14,6 +13,12 @@ export interface SessionSettings {
   /** How recent the sign-in must be to end sessions (ENROLL_MAX_AUTH_AGE_SECONDS, ASVS 7.5.2). */
   maxAuthAgeSeconds: number;
 }
+
+/**
+ * Where session events go (the audit feature's EmitEvent, declared here: audit's
+ * routes use this feature's guards, so importing audit would close a cycle).
+ */
+export type SessionEventSink = (type: string, userId: string | null, details?: Record<string, unknown>) => Promise<void>;
 
 /** Where the current request comes from (audit request context), recorded with each new session. */
 export type RequestOrigin = () => { clientAddress: string | null; userAgent: string | null };
@@ -41,7 +46,7 @@ export function createSessionService(deps: {
   settings: SessionSettings;
   clock: Clock;
   origin: RequestOrigin;
-  emit: EmitEvent;
+  emit: SessionEventSink;
   /** Asked at every refresh whether the session may go on (company policy hooks in here). */
   mayContinue?: (session: SessionRecord) => Promise<boolean>;
 }) {
