@@ -111,7 +111,7 @@ export function registerMfaRoutes(app: App, deps: {
         "consecutive failures per person lead to waits (429 + Retry-After) and, at the cap, disable the authenticator. " +
         "A recovery code answers with its replacement. rememberDevice returns a deviceToken.",
       body: VerifyBodySchema,
-      response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 413, 415, 429, 503) },
+      response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
     },
     // No per-address limit here: every MFA token needs a password sign-in (which
     // is limited per address and per account) and allows 5 attempts, and the

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { TEST_PASSWORD, bearer, createApiKey, createUser, login, startApp } from "../helpers/app.ts";
-import { totpAt } from "../helpers/mfa.ts";
+import { enrolledUser, mfaToken, totpAt, verify } from "../helpers/mfa.ts";
 
 const MAX_AUTH_AGE = 600;
 const clock = manualClock(new Date("2026-11-28T10:00:05Z"));
@@ -124,4 +124,16 @@ t.test("SJ-09: a disabled account loses every session and cannot sign in; ACCOUN
   t.equal((await refresh(spare.refreshToken)).statusCode, 401, "the ended sessions stay ended");
   const types = (await app.database.prisma.auditEvent.findMany({ where: { subjectUserId: user.id, type: { in: ["account_disabled", "account_enabled"] } } })).map((e) => e.type);
   t.same(types.sort(), ["account_disabled", "account_enabled"], "both audited");
+});
+
+t.test("SJ-09: no path mints a session for a disabled account, not even a second step begun before it was disabled", async (t) => {
+  const user = await enrolledUser(app, clock.now);
+  clock.advance(30_000);
+  const pending = await mfaToken(app, user.email);
+  const support = await createApiKey(app, ["users:write"]);
+  t.equal((await app.inject({ method: "POST", url: `/v1/users/${user.id}/disable`, headers: { "x-api-key": support } })).statusCode, 204);
+  const res = await verify(app, { mfaToken: pending, method: "totp", code: totpAt(user.secret, clock.now()) });
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, "ACCOUNT_DISABLED");
+  t.equal(await app.database.prisma.session.count({ where: { userId: user.id, revokedAt: null } }), 0, "no live session");
 });
