@@ -120,6 +120,31 @@ export async function applyMigrations(
   }
 }
 
+type PgAdapterInternals = { underlyingDriver?: () => { query(sql: string): Promise<unknown> }; onError?: (error: unknown) => never };
+
+/**
+ * @prisma/adapter-pg runs a migration script by splitting it on every ";", so a
+ * semicolon in a comment or in a function body (a trigger's PL/pgSQL) breaks
+ * it. PostgreSQL runs a multi-statement script itself when it is sent as one
+ * simple query, and runs it as one implicit transaction: all of it or none
+ * (PostgreSQL docs, "Multiple Statements in a Simple Query"). PGlite's adapter
+ * already sends the script whole.
+ */
+function wholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  const internals = adapter as SqlDriverAdapter & PgAdapterInternals;
+  const driver = adapter.adapterName === "@prisma/adapter-pg" ? internals.underlyingDriver?.() : undefined;
+  if (!driver) return adapter;
+  adapter.executeScript = async (script: string) => {
+    try {
+      await driver.query(script);
+    } catch (error) {
+      internals.onError?.(error);
+      throw error;
+    }
+  };
+  return adapter;
+}
+
 /**
  * The engine's connections outlive engine.free(); on PostgreSQL one of them
  * holds Prisma's migration advisory lock until it idles out, stalling the next
@@ -128,7 +153,7 @@ export async function applyMigrations(
 function disposingFactory(factory: SqlMigrationAwareDriverAdapterFactory) {
   const opened: SqlDriverAdapter[] = [];
   const track = async (connecting: Promise<SqlDriverAdapter>) => {
-    const adapter = await connecting;
+    const adapter = wholeScripts(await connecting);
     opened.push(adapter);
     return adapter;
   };

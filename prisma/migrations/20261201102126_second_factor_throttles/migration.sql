@@ -1,5 +1,5 @@
 -- The second-factor failure counter moves from users to a table of the MFA
--- feature's own; existing counts and waits are carried over before the columns go.
+-- feature alone; existing counts and waits are carried over before the columns go.
 
 -- CreateTable
 CREATE TABLE "second_factor_throttles" (
