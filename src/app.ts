@@ -27,6 +27,7 @@ import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, typ
 import { createSignInThrottle } from "./rate-limit/sign-in-throttle.ts";
 import { createUserRepository } from "./accounts/repository.ts";
 import { createAccountsService } from "./accounts/service.ts";
+import { createPasswordCheck } from "./accounts/password-check.ts";
 import { registerAccountRoutes } from "./accounts/routes.ts";
 import { createSessionRepository } from "./sessions/repository.ts";
 import { createAccessTokens } from "./sessions/access-tokens.ts";
@@ -161,7 +162,7 @@ function registerHttpConventions(app: App, publicUrl: string) {
     if (https) reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
     if (carriesCredential(request.query)) throw new AppError("CREDENTIAL_IN_URL");
   });
-  registerProblemHandler(app);
+  return registerProblemHandler(app);
 }
 
 export async function buildApp(options: BuildOptions): Promise<App> {
@@ -218,7 +219,7 @@ function wireEvents(
     : silentNotifier;
   app.addHook("onClose", () => notifier.drain());
   const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
-  return { audit, onEvent, metrics };
+  return { audit, onEvent, metrics, requestContext };
 }
 
 /** Signing keys, the password hasher and the secret box. */
@@ -279,7 +280,7 @@ async function wirePushDelivery(app: App, config: Config, clock: Clock, countPus
 
 async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial, pushSenderOverride?: PushSender) {
   const { prisma } = database;
-  registerHttpConventions(app, config.ISSUER);
+  const problems = registerHttpConventions(app, config.ISSUER);
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
@@ -288,29 +289,57 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
     freeFailures: config.LOGIN_FREE_FAILURES,
+    accountFreeFailures: config.LOGIN_ACCOUNT_FREE_FAILURES,
     maxWaitSeconds: config.LOGIN_MAX_WAIT_SECONDS,
   }, clock);
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
-  const { audit, onEvent, metrics } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
+  const { audit, onEvent, metrics, requestContext } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
+  // Every 429, whichever route or limit refused it, is one audit event (checklist LA-01).
+  problems.onRefusal(async (request, error) => {
+    if (error.code !== "RATE_LIMITED") return;
+    await onEvent("excess_rate_limit_exceeded", error.options.subjectUserId ?? null, {
+      reason: error.options.logReason ?? "unspecified", route: request.routeOptions.url ?? request.url.split("?")[0], retryAfterSeconds: error.options.retryAfterSeconds,
+    });
+  });
   const accessTokens = createAccessTokens(keys, { issuer: config.ISSUER, audience: config.ACCESS_TOKEN_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS });
   const sessions = createSessionService({
     sessions: repositories.sessions,
     accessTokens,
-    settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
+    settings: {
+      idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+      absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS,
+      maxAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+    },
     clock,
+    origin: () => {
+      const { clientAddress, userAgent } = requestContext.current();
+      return { clientAddress, userAgent };
+    },
+    emit: onEvent,
     mayContinue: policy.sessionMayContinue,
   });
   const clients = createClientService(repositories.clients);
   const guards = createGuards({ person: sessions.authenticate, client: clients.authenticate });
   const challenges = createChallengeService(repositories.challenges, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
   const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+  const checkPassword = createPasswordCheck({
+    users: repositories.users,
+    hasher,
+    throttle,
+    failureCap: config.LOGIN_FAILURE_CAP,
+    clock,
+    emit: onEvent,
+    isTrustedDevice: async (token, userId) => (await devices.recognise(token, userId)) !== null,
+  });
   const accounts = createAccountsService({
     users: repositories.users,
     hasher,
     policy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     serviceName: config.SERVICE_NAME,
+    checkPassword,
     throttle,
+    clientAddress: () => requestContext.current().clientAddress ?? "unknown",
     clock,
     sessions,
     devices,
@@ -338,7 +367,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     assertMayTurnOff: policy.assertMayTurnOff,
     onEvent,
     sessions,
-    throttle,
+    reauthenticate: accounts.reauthenticate,
   });
   const secondStep = createSecondStepService({
     mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
@@ -365,7 +394,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   });
   const apps = createAppAuthenticator({ authenticators: repositories.pushAuthenticators, claimOnce: oneTimeClaims(counters, clock), clock });
   const signIn = createSignInService({
-    users: repositories.users, hasher, throttle, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor, emit: onEvent,
+    users: repositories.users, hasher, checkPassword, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
   });
   const companies = createCompanyService({
     companies: repositories.companies, userExists: accounts.exists, emit: onEvent, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
@@ -380,6 +409,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     startSession: secondStep.authenticated,
     claimOnce: oneTimeClaims(counters, clock),
     userExists: accounts.exists,
+    assertActive: accounts.assertActive,
     discardChallenge: challenges.discard,
   });
 

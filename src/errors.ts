@@ -13,6 +13,7 @@ export const errorCatalogue = {
   INVALID_CLIENT: { status: 401, title: "A valid service API key is required." },
   INVALID_REFRESH_TOKEN: { status: 401, title: "The refresh token is invalid, expired or spent." },
   INVALID_CURRENT_PASSWORD: { status: 401, title: "The current password is wrong." },
+  INVALID_CURRENT_CREDENTIALS: { status: 401, title: "The current password or the code is wrong." },
   INVALID_MFA_TOKEN: { status: 401, title: "The MFA token is invalid, used or expired; sign in again." },
   MFA_TOKEN_EXHAUSTED: { status: 401, title: "Too many attempts with this MFA token; sign in again." },
   INVALID_CODE: { status: 401, title: "The code is wrong, expired or already used." },
@@ -21,6 +22,7 @@ export const errorCatalogue = {
     status: 403,
     title: "Two-step verification can only be set up or changed after signing in with your password (not Mobile BankID or a remembered device).",
   },
+  ACCOUNT_DISABLED: { status: 403, title: "This account is disabled; contact support." },
   REAUTHENTICATION_REQUIRED: { status: 403, title: "Sign in again with your password: this change needs a recent sign-in." },
   SECOND_FACTOR_REQUIRED: { status: 403, title: "This change needs a session that passed the second step." },
   BANK_INTEGRATION_REQUIRES_TOTP: {
@@ -65,7 +67,13 @@ export class AppError extends Error {
   readonly status: number;
   constructor(
     readonly code: ErrorCode,
-    readonly options: { detail?: string; retryAfterSeconds?: number; logReason?: string } = {},
+    readonly options: {
+      detail?: string;
+      retryAfterSeconds?: number;
+      logReason?: string;
+      /** The person a refusal concerns, when known: the audit of a 429 names them. Never shown. */
+      subjectUserId?: string;
+    } = {},
   ) {
     super(errorCatalogue[code].title);
     this.status = errorCatalogue[code].status;

@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { AppGuards } from "../sessions/guards.ts";
-import { ChangePasswordBodySchema, CreateUserBodySchema, UserSchema, type UserView } from "./schemas.ts";
+import { ChangePasswordBodySchema, CreateUserBodySchema, UserIdSchema, UserSchema, type UserView } from "./schemas.ts";
 import type { UserRecord } from "./repository.ts";
 import type { AccountsService } from "./service.ts";
 import { AppError } from "../errors.ts";
@@ -34,6 +34,39 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
     return reply.code(201).send(toUserView(user));
   });
 
+  const UserIdParams = Type.Object({ id: UserIdSchema }, { additionalProperties: false });
+  const supportActions: Array<{ path: string; summary: string; description: string; run: (id: string) => Promise<boolean> }> = [
+    {
+      path: "disable",
+      summary: "Disable an account (scope users:write)",
+      description: "Ends every session. Until enabled, password, external and refresh sign-ins are refused with 403 ACCOUNT_DISABLED (told only after a correct password).",
+      run: accounts.disable,
+    },
+    { path: "enable", summary: "Enable a disabled account (scope users:write)", description: "Sign-in works again; ended sessions stay ended.", run: accounts.enable },
+    {
+      path: "unlock",
+      summary: "Unlock a password disabled by the failure cap (scope users:write)",
+      description: "After LOGIN_FAILURE_CAP consecutive wrong passwords the password no longer signs in (NIST SP 800-63B-4 §3.2.2). This clears the count; the person is notified.",
+      run: accounts.unlockPassword,
+    },
+  ];
+  for (const action of supportActions) {
+    app.post(`/v1/users/:id/${action.path}`, {
+      preHandler: guards.client("users:write"),
+      schema: {
+        tags: ["Users"],
+        summary: action.summary,
+        description: action.description,
+        security: apiKeySecurity,
+        params: UserIdParams,
+        response: { 204: Type.Null({ description: "Done" }), ...problemResponses(400, 401, 403, 404) },
+      },
+    }, async (request, reply) => {
+      if (!(await action.run(request.params.id))) throw new AppError("NOT_FOUND");
+      return reply.code(204).send(null);
+    });
+  }
+
   const MeSchema = Type.Object(
     { ...UserSchema.properties, ...(deps.me?.schemaProperties ?? {}) },
     { additionalProperties: false, description: "The signed-in person" },
@@ -59,7 +92,9 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
     schema: {
       tags: ["Me"],
       summary: "Change the password",
-      description: "Needs the current password. Ends every other session and revokes trusted devices; this session stays.",
+      description:
+        "Needs the current password, checked like a sign-in: a wrong one is 401 INVALID_CURRENT_PASSWORD and counts toward the sign-in waits (429 + Retry-After) and the failure cap. " +
+        "Ends every other session and revokes trusted devices; this session stays.",
       security: bearerSecurity,
       body: ChangePasswordBodySchema,
       response: { 204: Type.Null({ description: "Changed" }), ...problemResponses(400, 401, 413, 415, 429, 503) },

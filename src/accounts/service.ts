@@ -5,6 +5,7 @@ import type { Clock } from "../lib/clock.ts";
 import { normalizeEmail } from "../lib/identifiers.ts";
 import { checkPasswordPolicy, type PasswordPolicy } from "../lib/password-policy.ts";
 import type { PasswordHasher } from "../lib/passwords.ts";
+import type { CheckPassword } from "./password-check.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "../devices/service.ts";
@@ -23,7 +24,10 @@ export interface AccountsDeps {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   serviceName: string;
-  throttle: SignInThrottle;
+  checkPassword: CheckPassword;
+  throttle: Pick<SignInThrottle, "clearAccount">;
+  /** The client address of the current request (audit request context). */
+  clientAddress: () => string;
   clock: Clock;
   sessions: Pick<SessionService, "revokeAllForUser">;
   devices: Pick<DeviceService, "revokeAll">;
@@ -48,15 +52,24 @@ export function createAccountsService(deps: AccountsDeps) {
     return user;
   }
 
+  /**
+   * Re-checks a signed-in person's current password, the one way every route
+   * that asks for it does (password change, turning 2SV off, removing an
+   * authenticator): the sign-in throttle and hard cap apply, and each wrong
+   * password is audited as reauthentication_failed (checklist PW-07, RL-01, LA-01).
+   * A stolen session therefore guesses no faster than sign-in allows.
+   */
+  async function reauthenticate(userId: string, password: string, refusal: ErrorCode = "INVALID_CURRENT_PASSWORD"): Promise<UserRecord> {
+    const found = await deps.users.findCredentialsById(userId);
+    if (!found) throw new AppError("UNAUTHENTICATED");
+    return deps.checkPassword({
+      account: found.email, loadUser: async () => found, password, clientAddress: deps.clientAddress(),
+      failureEvent: "reauthentication_failed", refusal,
+    });
+  }
+
   async function changePassword(userId: string, sessionId: string, currentPassword: string, newPassword: string) {
-    const user = await deps.users.findCredentialsById(userId);
-    if (!user) throw new AppError("UNAUTHENTICATED");
-    await deps.throttle.admitAccount(user.email);
-    if (!(await deps.hasher.verify(user.passwordHash, currentPassword))) {
-      // A wrong current password is a guess like any other (checklist PW-07).
-      await deps.throttle.recordFailure(user.email);
-      throw new AppError("INVALID_CURRENT_PASSWORD");
-    }
+    const user = await reauthenticate(userId, currentPassword);
     // Registration knows no companies yet; by a password change the person may have some.
     const companyNames = (await deps.companyNamesOf?.(userId)) ?? [];
     assertPolicy(newPassword, { email: user.email, name: user.name, extraWords: companyNames });
@@ -74,11 +87,42 @@ export function createAccountsService(deps: AccountsDeps) {
     await deps.emit("password_changed", userId);
   }
 
+  /** A service client disables an account: every session ends and nothing signs in (SJ-09). */
+  async function disable(userId: string): Promise<boolean> {
+    if (!(await deps.users.setDisabled(userId, deps.clock.now()))) return false;
+    const sessionsEnded = await deps.sessions.revokeAllForUser(userId, "account_disabled");
+    await deps.emit("account_disabled", userId, { sessionsEnded });
+    return true;
+  }
+
+  async function enable(userId: string): Promise<boolean> {
+    if (!(await deps.users.setDisabled(userId, null))) return false;
+    await deps.emit("account_enabled", userId);
+    return true;
+  }
+
+  /** Support unlock after the hard cap: the password works again, and the person hears of it. */
+  async function unlockPassword(userId: string): Promise<boolean> {
+    const user = await deps.users.findById(userId);
+    const result = user ? await deps.users.unlockPassword(userId) : null;
+    if (!user || !result) return false;
+    await deps.throttle.clearAccount(user.email);
+    await deps.emit("password_unlocked", userId, { wasLocked: result.wasLocked });
+    return true;
+  }
+
   return {
     createUser,
     changePassword,
+    reauthenticate,
+    disable,
+    enable,
+    unlockPassword,
     findUser: (id: string) => deps.users.findById(id),
     exists: async (id: string) => Boolean(await deps.users.findById(id)),
+    async assertActive(id: string) {
+      if ((await deps.users.findCredentialsById(id))?.disabledAt) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: id });
+    },
   };
 }
 

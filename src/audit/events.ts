@@ -26,6 +26,12 @@ export const NOTIFIED_EVENTS = new Set([
   // client's assignments: that company's admins now see their events from here on.
   "membership_set",
   "assignment_added",
+  // Issue 14 (checklist LA-06, LA-07): the password was right but the second step
+  // failed, or a used code came again (reason totp_replay); the password was disabled by the failure cap or unlocked.
+  "mfa_verify_fail",
+  "authn_login_fail_max",
+  "password_unlocked",
+  "account_disabled",
 ]);
 
 export type EmitEvent = (type: string, userId: string | null, details?: Record<string, unknown>, companyId?: string | null) => Promise<void>;

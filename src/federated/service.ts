@@ -30,6 +30,8 @@ export interface FederatedServiceDeps {
   startSession: (userId: string, amr: string[], authTime: Date) => Promise<LoginResult>;
   /** True the first time a key is claimed within the window, on every instance. */
   claimOnce: (key: string, windowMs: number) => Promise<boolean>;
+  /** Refuses a disabled account with ACCOUNT_DISABLED (accounts feature). */
+  assertActive: (userId: string) => Promise<void>;
   /** Whether a user exists (accounts feature). */
   userExists: (userId: string) => Promise<boolean>;
   /** Spends a challenge token that will never be handed out (MFA feature). */
@@ -78,6 +80,8 @@ export function createFederatedService(deps: FederatedServiceDeps) {
     const { settings, verifier } = enabled();
     const subject = await verifiedSubject(verifier, assertion, log);
     const userId = await linkedUser(subject);
+    // A verified, linked assertion proves the person: saying the account is disabled reveals nothing.
+    await deps.assertActive(userId);
     const now = deps.clock.now();
     log.info({ event: "authn_federated_ok", userId, provider: settings.name }, "external assertion accepted");
     if (settings.multiFactor) return deps.startSession(userId, [EXTERNAL_AMR, "mfa"], now);

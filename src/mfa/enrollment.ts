@@ -4,7 +4,7 @@
 // AES-256-GCM bound to user and factor (SR-02) and is returned only once.
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import { AppError } from "../errors.ts";
+import { AppError, type ErrorCode } from "../errors.ts";
 import { isExternalSignIn, isPasswordSignIn, passedSecondStep } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
 import { hasAuthenticator } from "../lib/second-factors.ts";
@@ -17,7 +17,6 @@ import type { EmitEvent } from "../audit/events.ts";
 import type { Transaction } from "../db/database.ts";
 import type { DeviceRepository } from "../devices/repository.ts";
 import type { SessionService } from "../sessions/service.ts";
-import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { MfaRepository } from "./repository.ts";
 import { openSeed, seedAad, type SecondFactorChecker } from "./second-factor.ts";
 
@@ -58,10 +57,10 @@ export function createEnrollmentService(deps: {
   /** Refuses turning 2SV off while a company policy requires it (issue: company policy). */
   assertMayTurnOff: (userId: string) => Promise<void>;
   onEvent: EmitEvent;
-  /** Ends every session of a user (support reset). */
-  sessions: Pick<SessionService, "revokeAllForUser">;
-  /** A wrong password given to turn 2SV off counts as a password failure. */
-  throttle: Pick<SignInThrottle, "recordFailure">;
+  /** Ends every session of a user (support reset, factor change); counts the others. */
+  sessions: Pick<SessionService, "revokeAllForUser" | "countOthers">;
+  /** The accounts feature's one password re-check: sign-in throttle, hard cap, audit. */
+  reauthenticate: (userId: string, password: string, refusal: ErrorCode) => Promise<unknown>;
 }) {
   const { mfa, settings, clock } = deps;
 
@@ -105,7 +104,11 @@ export function createEnrollmentService(deps: {
     return { secret, otpauthUri, qrSvg: await totpQrSvg(otpauthUri) };
   }
 
-  async function confirm(actor: Actor, code: string, log: FastifyBaseLogger) {
+  /**
+   * A factor change offers to end the other sessions (ASVS 7.4.3): with
+   * endOtherSessions they end now, otherwise the answer says how many remain.
+   */
+  async function confirm(actor: Actor & { sessionId?: string }, code: string, log: FastifyBaseLogger, options: { endOtherSessions?: boolean } = {}) {
     await assertMayChange(actor);
     const pending = await mfa.findFactor(actor.userId, "pending");
     if (!pending) throw new AppError("NO_PENDING_ENROLLMENT");
@@ -125,20 +128,32 @@ export function createEnrollmentService(deps: {
     });
     if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
     await deps.onEvent("mfa_enrolled", actor.userId);
-    return { recoveryCodes: recovery.display };
+    if (options.endOtherSessions) {
+      const ended = await deps.sessions.revokeAllForUser(actor.userId, "factor_changed", actor.sessionId);
+      await deps.onEvent("other_sessions_ended", actor.userId, { ended, reason: "factor_changed" });
+    }
+    return { recoveryCodes: recovery.display, otherSessions: await deps.sessions.countOthers(actor) };
   }
 
+  /**
+   * Password and code, and one answer whichever is wrong (401
+   * INVALID_CURRENT_CREDENTIALS): the reply must not confirm a guessed password.
+   * A second-factor wait is refused before the password is looked at, for the same reason.
+   */
   async function turnOff(actor: Actor, password: string, code: string, log: FastifyBaseLogger) {
     if (isExternalSignIn(actor.amr)) throw new AppError("PASSWORD_SIGN_IN_REQUIRED");
     await deps.assertMayTurnOff(actor.userId);
-    const user = await deps.users.findCredentialsById(actor.userId);
-    if (!user) throw new AppError("UNAUTHENTICATED");
-    if (!(await deps.hasher.verify(user.passwordHash, password))) {
-      await deps.throttle.recordFailure(user.email);
-      throw new AppError("INVALID_CURRENT_PASSWORD");
-    }
     if (!(await deps.checker.activeFactor(actor.userId))) throw new AppError("TOTP_NOT_ENROLLED");
-    await deps.checker.checkTotp(actor.userId, code, log);
+    await deps.checker.assertNotWaiting(actor.userId);
+    await deps.reauthenticate(actor.userId, password, "INVALID_CURRENT_CREDENTIALS");
+    try {
+      await deps.checker.checkTotp(actor.userId, code, log);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "INVALID_CODE") {
+        throw new AppError("INVALID_CURRENT_CREDENTIALS", { logReason: error.options.logReason, subjectUserId: actor.userId });
+      }
+      throw error;
+    }
     await removeAllFactors(actor.userId);
     await deps.onEvent("mfa_disabled", actor.userId);
   }

@@ -9,7 +9,8 @@ import type { EnrollmentService } from "./enrollment.ts";
 import type { SecondStepService } from "./second-step.ts";
 import type { SecurityStateReader } from "./security-state.ts";
 import {
-  ConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
+  ConfirmBodySchema,
+  TotpConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
 
@@ -48,15 +49,17 @@ export function registerMfaRoutes(app: App, deps: {
       summary: "Confirm the authenticator with its first code; returns the recovery code once",
       description:
         "The confirming code's time step is burned: it cannot sign in. Replaces any earlier authenticator, recovery codes and trusted devices. " +
-        "With an enrollment token the answer also carries the session.",
+        "With an enrollment token the answer also carries the session. " +
+        "A factor change offers to end the other sessions: `endOtherSessions: true` ends them; the answer's `otherSessions` counts those that remain.",
       security: bearerSecurity,
-      body: ConfirmBodySchema,
+      body: TotpConfirmBodySchema,
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
   }, async (request) => {
     const enrollee = enrolleeOf(request);
-    if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log);
-    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log);
+    const options = { endOtherSessions: request.body.endOtherSessions ?? false };
+    if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log, options);
+    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log, options);
   });
 
   app.delete("/v1/me/mfa/totp", {
@@ -64,7 +67,7 @@ export function registerMfaRoutes(app: App, deps: {
     schema: {
       tags: ["Me"],
       summary: "Turn two-step verification off",
-      description: "Needs the password and a current code. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes, paired authenticator apps and trusted devices.",
+      description: "Needs the password and a current code, checked like a sign-in (its waits and failure cap apply); a wrong password or a wrong code is one answer, 401 INVALID_CURRENT_CREDENTIALS. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes, paired authenticator apps and trusted devices.",
       security: bearerSecurity,
       body: DisableBodySchema,
       response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },
@@ -97,7 +100,7 @@ export function registerMfaRoutes(app: App, deps: {
         "consecutive failures per person lead to waits (429 + Retry-After) and, at the cap, disable the authenticator. " +
         "A recovery code answers with its replacement. rememberDevice returns a deviceToken.",
       body: VerifyBodySchema,
-      response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 413, 415, 429, 503) },
+      response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
     },
     // No per-address limit here: every MFA token needs a password sign-in (which
     // is limited per address and per account) and allows 5 attempts, and the

@@ -21,6 +21,16 @@ export const TotpEnrollmentSchema = Type.Object(
 
 export const ConfirmBodySchema = Type.Object({ code: CodeSchema }, { additionalProperties: false });
 
+export const TotpConfirmBodySchema = Type.Object(
+  {
+    code: CodeSchema,
+    endOtherSessions: Type.Optional(Type.Boolean({
+      description: "End every other session of the person with this factor change (checklist SJ-09; ASVS 7.4.3). Default false: the answer's otherSessions says how many remain",
+    })),
+  },
+  { additionalProperties: false },
+);
+
 export const RecoveryCodesProperty = Type.Array(Type.String({ description: "XXXX-XXXX-XXXX-XXXX (80 bits); case and dashes are ignored when typed" }), {
   description: "Recovery codes, shown only in this answer: keep them safe for a lost phone",
 });
@@ -33,6 +43,7 @@ export const RecoveryCodesSchema = Type.Object(
 export const ConfirmResultSchema = Type.Object(
   {
     recoveryCodes: RecoveryCodesProperty,
+    otherSessions: Type.Integer({ minimum: 0, description: "Other live sessions the person still has (0 after endOtherSessions): offer to end them" }),
     session: Type.Optional(AuthenticatedSchema),
   },
   { additionalProperties: false, description: "Two-step verification is on" },

@@ -61,18 +61,18 @@ export function createSecondFactorChecker(deps: {
   const { mfa, settings, clock } = deps;
   const emit = deps.onEvent;
 
-  function assertNotBlocked(blockedUntil: Date | null | undefined) {
+  function assertNotBlocked(userId: string, blockedUntil: Date | null | undefined) {
     const now = clock.now();
     if (blockedUntil && blockedUntil > now) {
       const seconds = Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000);
-      throw new AppError("RATE_LIMITED", { retryAfterSeconds: seconds, logReason: "second_factor_wait" });
+      throw new AppError("RATE_LIMITED", { retryAfterSeconds: seconds, logReason: "second_factor_wait", subjectUserId: userId });
     }
   }
 
   /** Refuses inside a wait; returns the consecutive failures on record. */
   async function assertNotWaiting(userId: string): Promise<number> {
     const state = await mfa.failureState(userId);
-    assertNotBlocked(state.blockedUntil);
+    assertNotBlocked(userId, state.blockedUntil);
     return state.failures;
   }
 
@@ -100,6 +100,19 @@ export function createSecondFactorChecker(deps: {
     throw new AppError("INVALID_CODE", { logReason: reason });
   }
 
+  /**
+   * A code that was right for a step already accepted: a replay (LA-06), audited
+   * and notified (mfa_verify_fail, reason totp_replay) but not counted toward the wait. Counting it would let the
+   * losers of a concurrent race on one correct code (a double submit, several
+   * tabs) put the person who just signed in into a wait; and a replay is no
+   * guess: it needs a code that was valid, and teaches nothing new.
+   */
+  async function refuseReplay(userId: string, log: FastifyBaseLogger): Promise<never> {
+    await emit("mfa_verify_fail", userId, { reason: "totp_replay", counted: false });
+    log.info({ event: "mfa_failed", reason: "totp_replay", userId }, "second factor refused: code already used");
+    throw new AppError("INVALID_CODE", { logReason: "totp_replay" });
+  }
+
   async function activeFactor(userId: string): Promise<TotpFactorRecord | null> {
     const factor = await mfa.findFactor(userId, "active");
     return factor && !factor.disabledAt ? factor : null;
@@ -111,17 +124,17 @@ export function createSecondFactorChecker(deps: {
    */
   async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<{ clockDrift?: ClockDrift }> {
     const state = await mfa.totpState(userId);
-    assertNotBlocked(state?.blockedUntil);
+    assertNotBlocked(userId, state?.blockedUntil);
     const factor = state?.factor && !state.factor.disabledAt ? state.factor : null;
     if (!factor) return recordFailure(userId, "totp_not_active", log);
     const secret = openSeed(deps.secretBox, factor, log);
     if (secret === null) throw new AppError("INVALID_CODE", { logReason: "totp_seed_unreadable" });
     const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
-    if (!result.valid) return recordFailure(userId, `totp_${result.reason}`, log);
+    if (!result.valid) return result.reason === "replay" ? refuseReplay(userId, log) : recordFailure(userId, `totp_${result.reason}`, log);
     // Another request may have accepted this step in between: the conditional update decides.
     const driftStreak = nextDriftStreak(factor.driftStreak, result.step, clock.now());
     const streakChanged = driftStreak !== factor.driftStreak;
-    if (!(await mfa.burnStep(factor.id, result.step, streakChanged ? driftStreak : undefined))) return recordFailure(userId, "totp_replay", log);
+    if (!(await mfa.burnStep(factor.id, result.step, streakChanged ? driftStreak : undefined))) return refuseReplay(userId, log);
     await resetFailures(userId, state!.failures);
     const clockDrift = clockDriftOf(driftStreak);
     return clockDrift ? { clockDrift } : {};

@@ -142,12 +142,12 @@ export function createSecondStepService(deps: {
    * Forced enrollment: the enrollment token's holder confirms the authenticator
    * and receives the recovery code and, the enrollment token being spent, a session.
    */
-  async function confirmEnrollment(enrollee: Enrollee, code: string, log: FastifyBaseLogger) {
+  async function confirmEnrollment(enrollee: Enrollee, code: string, log: FastifyBaseLogger, options: { endOtherSessions?: boolean } = {}) {
     const challenge = await deps.challenges.attempt(enrollee.challengeToken, "enrollment");
-    const { recoveryCodes } = await deps.enrollment.confirm(enrollee, code, log);
+    const { recoveryCodes, otherSessions } = await deps.enrollment.confirm(enrollee, code, log, options);
     if (!(await deps.challenges.consume(challenge.id))) throw new AppError("UNAUTHENTICATED", { logReason: "enrollment_consumed_concurrently" });
     const session = await authenticated(enrollee.userId, [...challenge.amr, AMR.otp, AMR.multiFactor], deps.clock.now());
-    return { recoveryCodes, session };
+    return { recoveryCodes, otherSessions, session };
   }
 
   return { afterFirstFactor, verify, stepUp, authenticated, confirmEnrollment };

@@ -68,9 +68,21 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, appErr
   return reply.code(appError.status).type("application/problem+json; charset=utf-8").serializer(JSON.stringify).send(body);
 }
 
+/** Told of every refusal before it is sent (the audit log hears every 429 here: LA-01). */
+export type RefusalListener = (request: FastifyRequest, error: AppError) => Promise<void>;
+
+/** Returns a setter: the listener is wired later, once the audit log exists. */
 export function registerProblemHandler(app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  let onRefusal: RefusalListener = async () => {};
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const appError = toAppError(error);
+    if (appError.status < 500) {
+      try {
+        await onRefusal(request, appError);
+      } catch (listenerError) {
+        request.log.error({ err: listenerError }, "refusal listener failed");
+      }
+    }
     if (appError.status >= 500 && appError.code === "INTERNAL") {
       request.log.error({ err: error }, "unhandled error");
     } else if (appError.options.logReason === "database_unavailable") {
@@ -82,4 +94,5 @@ export function registerProblemHandler(app: FastifyInstance) {
     return sendProblem(reply, request, appError, error.validation ? validationErrors(error) : undefined);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, new AppError("NOT_FOUND")));
+  return { onRefusal: (listener: RefusalListener) => { onRefusal = listener; } };
 }

@@ -22,6 +22,7 @@ interface SessionRow {
   expires_at: Date;
   revoked_at: Date | null;
   spent_now: number;
+  user_disabled: boolean;
 }
 
 function toSession(row: SessionRow): SessionRecord {
@@ -39,15 +40,24 @@ export function createSessionRepository(prisma: Db) {
      * The session and its first refresh token in one statement: sign-in is
      * dominated by argon2, and every round trip beside it shows in throughput.
      */
-    async create(data: { userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string }): Promise<SessionRecord> {
+    /**
+     * Null when the account is disabled: no path (password, external, second
+     * step, enrollment) can mint a session for it, whatever it checked before (SJ-09).
+     */
+    async create(data: {
+      userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string;
+      clientAddress: string | null; userAgent: string | null;
+    }): Promise<SessionRecord | null> {
       const id = randomUUID();
-      await prisma.$executeRaw`
+      const inserted = await prisma.$executeRaw`
         WITH s AS (
-          INSERT INTO sessions (id, user_id, amr, auth_time, created_at, last_used_at, expires_at)
-          VALUES (${id}::uuid, ${data.userId}::uuid, ${data.amr}::text[], ${data.authTime}, ${data.now}, ${data.now}, ${data.expiresAt})
+          INSERT INTO sessions (id, user_id, amr, auth_time, created_at, last_used_at, expires_at, client_address, user_agent)
+          SELECT ${id}::uuid, u.id, ${data.amr}::text[], ${data.authTime}, ${data.now}, ${data.now}, ${data.expiresAt}, ${data.clientAddress}, ${data.userAgent}
+          FROM users u WHERE u.id = ${data.userId}::uuid AND u.disabled_at IS NULL
           RETURNING id)
         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
         SELECT ${randomUUID()}::uuid, s.id, ${data.refreshTokenHash}, ${data.now} FROM s`;
+      if (inserted !== 1) return null;
       return { id, userId: data.userId, amr: data.amr, authTime: data.authTime, lastUsedAt: data.now, expiresAt: data.expiresAt, revokedAt: null };
     },
 
@@ -67,17 +77,17 @@ export function createSessionRepository(prisma: Db) {
      * concurrent spends exactly one sees `spentNow` (the row lock re-checks
      * `spent_at IS NULL`); the others, like any later one, are reuse.
      */
-    async spendRefreshToken(tokenHash: string, now: Date): Promise<{ session: SessionRecord; spentNow: boolean } | null> {
+    async spendRefreshToken(tokenHash: string, now: Date): Promise<{ session: SessionRecord; spentNow: boolean; userDisabled: boolean } | null> {
       const rows = await prisma.$queryRaw<SessionRow[]>`
         WITH t AS (SELECT id, session_id FROM refresh_tokens WHERE token_hash = ${tokenHash}),
         spent AS (
           UPDATE refresh_tokens r SET spent_at = ${now} FROM t
           WHERE r.id = t.id AND r.spent_at IS NULL RETURNING r.id)
         SELECT s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at,
-               (SELECT count(*) FROM spent)::int AS spent_now
-        FROM t JOIN sessions s ON s.id = t.session_id`;
+               (SELECT count(*) FROM spent)::int AS spent_now, (u.disabled_at IS NOT NULL) AS user_disabled
+        FROM t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id`;
       const row = rows[0];
-      return row ? { session: toSession(row), spentNow: Number(row.spent_now) === 1 } : null;
+      return row ? { session: toSession(row), spentNow: Number(row.spent_now) === 1, userDisabled: Boolean(row.user_disabled) } : null;
     },
 
     /** The next refresh token of the family, and the session's last use, in one statement. */
@@ -90,6 +100,21 @@ export function createSessionRepository(prisma: Db) {
 
     async revoke(id: string, reason: string, now: Date) {
       await prisma.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
+    },
+
+    /** A person's live sessions, newest first, with where each began (GET /v1/me/sessions). */
+    listLive(userId: string, now: Date, usedSince: Date) {
+      return prisma.session.findMany({
+        where: { userId, revokedAt: null, expiresAt: { gt: now }, lastUsedAt: { gt: usedSince } },
+        select: { id: true, amr: true, createdAt: true, lastUsedAt: true, clientAddress: true, userAgent: true },
+        orderBy: [{ createdAt: "desc" }, { id: "asc" }],
+      });
+    },
+
+    /** Ends one of the person's own sessions; false when it is not theirs or already ended. */
+    async revokeOwn(userId: string, id: string, reason: string, now: Date): Promise<boolean> {
+      const { count } = await prisma.session.updateMany({ where: { id, userId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
+      return count === 1;
     },
 
     async revokeAllForUser(userId: string, reason: string, now: Date, exceptSessionId?: string) {

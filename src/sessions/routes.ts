@@ -3,7 +3,10 @@ import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
 import type { AppGuards } from "./guards.ts";
-import { IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, TokenPairSchema } from "./schemas.ts";
+import {
+  EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenPairSchema,
+} from "./schemas.ts";
+import { AppError } from "../errors.ts";
 import type { SessionService } from "./service.ts";
 
 export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: AppGuards; keys: KeyRing }) {
@@ -13,9 +16,11 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
     schema: {
       tags: ["Sessions"],
       summary: "Exchange a refresh token for a new token pair",
-      description: "The presented token is spent. Presenting a spent token again revokes its whole session (reuse detection).",
+      description:
+        "The presented token is spent. Presenting a spent token again revokes its whole session (reuse detection). " +
+        "A disabled account gets 403 ACCOUNT_DISABLED.",
       body: RefreshBodySchema,
-      response: { 200: TokenPairSchema, ...problemResponses(400, 401, 413, 415, 503) },
+      response: { 200: TokenPairSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
     },
   }, async (request) => {
     const pair = await sessions.refresh(request.body.refreshToken);
@@ -31,9 +36,49 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(401) },
     },
   }, async (request, reply) => {
-    await sessions.logout(guards.principalOf(request).sessionId);
+    await sessions.logout(guards.principalOf(request));
     return reply.code(204).send(null);
   });
+
+  app.get("/v1/me/sessions", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "List my live sessions",
+      description: "Each with when and where it began, its last use and how the person authenticated; `current` marks this one (checklist SJ-09).",
+      security: bearerSecurity,
+      response: { 200: SessionListSchema, ...problemResponses(401) },
+    },
+  }, async (request) => {
+    const rows = await sessions.list(guards.principalOf(request));
+    return { sessions: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString(), lastUsedAt: r.lastUsedAt.toISOString() })) };
+  });
+
+  app.delete("/v1/me/sessions/:id", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "End one of my sessions",
+      description: "Needs a recent sign-in (ENROLL_MAX_AUTH_AGE_SECONDS, else 403 REAUTHENTICATION_REQUIRED). Its refresh and access tokens stop working. Another person's session id is 404.",
+      security: bearerSecurity,
+      params: SessionIdParamsSchema,
+      response: { 204: Type.Null({ description: "Ended" }), ...problemResponses(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    if (!(await sessions.endOne(guards.principalOf(request), request.params.id))) throw new AppError("NOT_FOUND");
+    return reply.code(204).send(null);
+  });
+
+  app.delete("/v1/me/sessions", {
+    preHandler: guards.user,
+    schema: {
+      tags: ["Me"],
+      summary: "End all my other sessions",
+      description: "Every session but this one ends. Needs a recent sign-in (ENROLL_MAX_AUTH_AGE_SECONDS, else 403 REAUTHENTICATION_REQUIRED).",
+      security: bearerSecurity,
+      response: { 200: EndedSessionsSchema, ...problemResponses(401, 403) },
+    },
+  }, async (request) => ({ ended: await sessions.endOthers(guards.principalOf(request)) }));
 
   app.post("/v1/tokens/introspect", {
     preHandler: guards.client("tokens:introspect"),

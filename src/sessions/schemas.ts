@@ -60,3 +60,31 @@ export const JwksSchema = Type.Object(
   { keys: Type.Array(JwkSchema, { description: "Public keys, including retired ones until their tokens expire" }) },
   { additionalProperties: false, description: "JSON Web Key Set (RFC 7517)" },
 );
+
+export const SessionViewSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid", description: "Session id (the sid claim of its access tokens)" }),
+    createdAt: Type.String({ format: "date-time", description: "When the session began (UTC)" }),
+    lastUsedAt: Type.String({ format: "date-time", description: "Its last sign-in or refresh (UTC)" }),
+    clientAddress: Type.Union([Type.String(), Type.Null()], { description: "Client address it began from; null for sessions older than this field" }),
+    userAgent: Type.Union([Type.String(), Type.Null()], { description: "User agent it began with (first 300 characters)" }),
+    amr: Type.Array(Type.String(), { description: "How the person authenticated (RFC 8176): pwd, otp, rec, dt, ext, mfa" }),
+    current: Type.Boolean({ description: "True for the session of this access token" }),
+  },
+  { additionalProperties: false, description: "A live session" },
+);
+
+export const SessionListSchema = Type.Object(
+  { sessions: Type.Array(SessionViewSchema, { description: "Live sessions, newest first" }) },
+  { additionalProperties: false, description: "The person's live sessions" },
+);
+
+export const SessionIdParamsSchema = Type.Object(
+  { id: Type.String({ format: "uuid", description: "Session id" }) },
+  { additionalProperties: false },
+);
+
+export const EndedSessionsSchema = Type.Object(
+  { ended: Type.Integer({ minimum: 0, description: "How many sessions were ended" }) },
+  { additionalProperties: false, description: "Every other session is ended; this one goes on" },
+);

@@ -10,7 +10,18 @@ import type { SessionRecord, SessionRepository } from "./repository.ts";
 export interface SessionSettings {
   idleTimeoutSeconds: number;
   absoluteTimeoutSeconds: number;
+  /** How recent the sign-in must be to end sessions (ENROLL_MAX_AUTH_AGE_SECONDS, ASVS 7.5.2). */
+  maxAuthAgeSeconds: number;
 }
+
+/**
+ * Where session events go (the audit feature's EmitEvent, declared here: audit's
+ * routes use this feature's guards, so importing audit would close a cycle).
+ */
+export type SessionEventSink = (type: string, userId: string | null, details?: Record<string, unknown>) => Promise<void>;
+
+/** Where the current request comes from (audit request context), recorded with each new session. */
+export type RequestOrigin = () => { clientAddress: string | null; userAgent: string | null };
 
 export interface TokenPair {
   accessToken: string;
@@ -34,6 +45,8 @@ export function createSessionService(deps: {
   accessTokens: AccessTokens;
   settings: SessionSettings;
   clock: Clock;
+  origin: RequestOrigin;
+  emit: SessionEventSink;
   /** Asked at every refresh whether the session may go on (company policy hooks in here). */
   mayContinue?: (session: SessionRecord) => Promise<boolean>;
 }) {
@@ -60,7 +73,9 @@ export function createSessionService(deps: {
       now,
       expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
       refreshTokenHash: sha256(refreshToken),
+      ...deps.origin(),
     });
+    if (!session) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: userId });
     return pairFor(session, refreshToken);
   }
 
@@ -69,9 +84,11 @@ export function createSessionService(deps: {
     const found = await sessions.spendRefreshToken(sha256(refreshToken), now);
     if (!found) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "unknown" });
     const { session } = found;
+    if (found.userDisabled) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: session.userId });
     if (!found.spentNow) {
       // A spent token presented again means a copy exists: end the family (RFC 9700 §4.14.2).
       await sessions.revoke(session.id, "refresh_token_reuse", now);
+      await deps.emit("authn_token_reuse", session.userId, { sessionId: session.id, familyRevoked: true });
       throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "reuse_detected" });
     }
     if (!isLive(session, now)) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "session_ended" });
@@ -81,7 +98,42 @@ export function createSessionService(deps: {
     }
     const next = randomToken("rt");
     await sessions.addRefreshToken(session.id, sha256(next), now);
+    await deps.emit("session_refreshed", session.userId, { sessionId: session.id });
     return pairFor(session, next);
+  }
+
+  function assertRecentSignIn(principal: Principal) {
+    if (clock.now().getTime() - principal.authTime.getTime() > settings.maxAuthAgeSeconds * 1000) throw new AppError("REAUTHENTICATION_REQUIRED");
+  }
+
+  /** The person's live sessions, this one marked current (SJ-09). */
+  async function list(principal: Principal) {
+    const now = clock.now();
+    const rows = await sessions.listLive(principal.userId, now, new Date(now.getTime() - settings.idleTimeoutSeconds * 1000));
+    return rows.map((row) => ({ ...row, current: row.id === principal.sessionId }));
+  }
+
+  /** Ends one of the person's sessions; needs a recent sign-in. False when it is not theirs. */
+  async function endOne(principal: Principal, sessionId: string): Promise<boolean> {
+    assertRecentSignIn(principal);
+    if (!(await sessions.revokeOwn(principal.userId, sessionId, "ended_by_user", clock.now()))) return false;
+    await deps.emit("session_ended", principal.userId, { sessionId, current: sessionId === principal.sessionId });
+    return true;
+  }
+
+  /** Ends every session of the person but this one; needs a recent sign-in. */
+  async function endOthers(principal: Principal, reason = "ended_by_user"): Promise<number> {
+    assertRecentSignIn(principal);
+    const ended = await sessions.revokeAllForUser(principal.userId, reason, clock.now(), principal.sessionId);
+    await deps.emit("other_sessions_ended", principal.userId, { ended, reason });
+    return ended;
+  }
+
+  /** How many other live sessions the person has: what a factor change offers to end. */
+  async function countOthers(principal: { userId: string; sessionId?: string }) {
+    const now = clock.now();
+    const rows = await sessions.listLive(principal.userId, now, new Date(now.getTime() - settings.idleTimeoutSeconds * 1000));
+    return rows.filter((row) => row.id !== principal.sessionId).length;
   }
 
   /** Verifies an access token and that its session has not been ended (SJ-07). */
@@ -104,7 +156,14 @@ export function createSessionService(deps: {
     authenticate,
     /** The claims of an access token with its session checked, for introspection. */
     introspectAccessToken: verifyAccessToken,
-    logout: (sessionId: string) => sessions.revoke(sessionId, "logout", clock.now()),
+    list,
+    endOne,
+    endOthers,
+    countOthers,
+    async logout(principal: { userId: string; sessionId: string }) {
+      await sessions.revoke(principal.sessionId, "logout", clock.now());
+      await deps.emit("logout", principal.userId, { sessionId: principal.sessionId });
+    },
     revokeAllForUser: (userId: string, reason: string, exceptSessionId?: string) =>
       sessions.revokeAllForUser(userId, reason, clock.now(), exceptSessionId),
     /** A refresh token's state, for introspection. */

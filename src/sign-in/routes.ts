@@ -10,9 +10,11 @@ export function registerSignInRoutes(app: App, signIn: SignInService) {
       summary: "Sign in with email and password",
       description:
         "Answers `authenticated` (tokens), `mfa_required` (second step next) or `mfa_enrollment_required`. " +
-        "A wrong email or password gives one identical 401 problem. Throttled per client address and per account (429 with Retry-After).",
+        "A wrong email or password gives one identical 401 problem, and so does the right password once LOGIN_FAILURE_CAP consecutive failures disabled it (until a support unlock). " +
+        "Throttled per client address, per account and address, and per account (429 with Retry-After; a valid deviceToken is not held by failures from elsewhere). " +
+        "A disabled account gets 403 ACCOUNT_DISABLED, only after a correct password.",
       body: LoginBodySchema,
-      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 413, 415, 429, 503) },
+      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
     },
   }, async (request) => signIn.login(request.body, request.ip, request.log));
 }

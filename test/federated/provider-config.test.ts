@@ -123,6 +123,7 @@ t.test("an outage of the provider's keys is 503 UNAVAILABLE with Retry-After, no
     providerName: "bankid",
     identities: {} as ExternalIdentityRepository,
     claimOnce: async () => true,
+    assertActive: async () => {},
     userExists: async () => true,
     discardChallenge: async () => {},
     clock,

@@ -7,7 +7,7 @@ import { decodeJwt, SignJWT } from "jose";
 import { createPublicKey, randomUUID } from "node:crypto";
 import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
-import { createUser, logCapture, startApp } from "../helpers/app.ts";
+import { createApiKey, createUser, logCapture, startApp } from "../helpers/app.ts";
 import { b64url, claimsFor, federatedSignIn, forbidNetwork, linkIdentity, providerConfig, providerKey, signAssertion } from "./provider.ts";
 
 const network = forbidNetwork(t);
@@ -176,4 +176,13 @@ t.test("audit: success and failures are recorded with method federated, never wi
 
 t.test("nothing in this file reached the network: keys come from the file alone", async (t) => {
   t.same(network.calls, []);
+});
+
+t.test("SJ-09: a disabled account's valid assertion is refused with 403 ACCOUNT_DISABLED", async (t) => {
+  const person = await linkedPerson();
+  const apiKey = await createApiKey(app, ["users:write"]);
+  t.equal((await app.inject({ method: "POST", url: `/v1/users/${person.id}/disable`, headers: { "x-api-key": apiKey } })).statusCode, 204);
+  const res = await federatedSignIn(app, await signAssertion(es256, person.subject, clock));
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, "ACCOUNT_DISABLED");
 });

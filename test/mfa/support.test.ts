@@ -44,10 +44,12 @@ t.test("DELETE /v1/me/mfa/totp needs the password and a current code", async (t)
 
   const wrongPassword = await turnOff(session.accessToken, { password: "not the right password at all", code });
   t.equal(wrongPassword.statusCode, 401);
-  t.equal(wrongPassword.json().code, "INVALID_CURRENT_PASSWORD");
+  // Was INVALID_CURRENT_PASSWORD: the answer must not tell a right password from a wrong one (issue 14).
+  t.equal(wrongPassword.json().code, "INVALID_CURRENT_CREDENTIALS");
   const wrongCode = await turnOff(session.accessToken, { password: TEST_PASSWORD, code: totpAt(user.secret, clock.now(), 9) });
   t.equal(wrongCode.statusCode, 401);
-  t.equal(wrongCode.json().code, "INVALID_CODE");
+  // Was INVALID_CODE: one identical problem whichever factor was wrong (issue 14).
+  t.equal(wrongCode.json().code, "INVALID_CURRENT_CREDENTIALS");
   t.equal((await turnOff(session.accessToken, { password: TEST_PASSWORD })).statusCode, 400, "the code is required");
   t.equal((await login(app, user.email)).json().status, "mfa_required", "refused attempts changed nothing");
 

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { postgresCounterStore, redisCounterStore, type CounterStore } from "../../src/rate-limit/counter-store.ts";
 import type { App } from "../../src/http/app-type.ts";
+import { accountKey } from "../../src/rate-limit/sign-in-throttle.ts";
 import { TEST_PASSWORD, createUser, sharedDatabase, startApp } from "../helpers/app.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -133,14 +134,15 @@ t.test("with REDIS_URL the sign-in throttle behaves exactly as on PostgreSQL, an
   t.teardown(() => deleteKeys(redis, `rl:signin:*${address}*`));
 
   const viaRedis = await throttleScript(onRedis, address);
-  t.teardown(() => deleteKeys(redis, `rl:signin:*${viaRedis.email}*`));
+  t.teardown(() => deleteKeys(redis, `rl:signin:*${accountKey(viaRedis.email)}*`));
   const viaPostgres = await throttleScript(onPostgres, address);
   t.same(viaRedis.outcomes, viaPostgres.outcomes, `same outcomes: ${viaPostgres.outcomes.join(", ")}`);
   t.ok(viaRedis.outcomes.some((o) => o.startsWith("429")), "the script reaches a wait");
 
   t.equal(await onRedis.database.prisma.rateLimitCounter.count(), 0, "nothing in the database's counter table");
   t.equal(await redis.get(`rl:signin:ip:${address}`), String(viaRedis.outcomes.length), "the per-address counter is in Redis");
-  t.ok(await redis.exists(`rl:signin:wait:${viaRedis.email}`), "so is the account's wait");
+  // Keys hold a digest of the normalised email, never the email, and waits are per account and address (issue 14).
+  t.ok(await redis.exists(`rl:signin:wait:${accountKey(viaRedis.email)}:${address}`), "so is the account's wait");
 });
 
 t.test("a freshly started instance with REDIS_URL answers its first sign-in (no 503 before Redis connects)", async (t) => {
