@@ -54,6 +54,8 @@ export interface DatabaseOptions {
   /** Directory of the embedded database, or "memory://" for a throw-away one. */
   dataDir: string;
   poolSize: number;
+  /** Called with every statement sent to the database (tests count round trips with it). */
+  onStatement?: (sql: string) => void;
 }
 
 async function openPglite(dataDir: string) {
@@ -97,7 +99,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     adapterFactory = new PrismaPGlite(pglite);
     closeDriver = () => pglite.close();
   }
-  const prisma = new PrismaClient({ adapter: adapterFactory });
+  const prisma = new PrismaClient({ adapter: options.onStatement ? observed(adapterFactory, options.onStatement) : adapterFactory });
   return {
     prisma,
     kind,
@@ -113,4 +115,33 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await closeDriver();
     },
   };
+}
+
+type Queryable = { queryRaw?: unknown; executeRaw?: unknown };
+
+/**
+ * The adapter, reporting each statement it sends: a query, an execute, and a
+ * transaction's BEGIN and COMMIT or ROLLBACK are each one round trip.
+ */
+function observed(factory: SqlMigrationAwareDriverAdapterFactory, onStatement: (sql: string) => void): SqlMigrationAwareDriverAdapterFactory {
+  const watch = <T extends object>(target: T): T => new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      const call = (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(object, args);
+      if (property === "queryRaw" || property === "executeRaw") {
+        return (query: { sql: string }) => { onStatement(query.sql); return call(query); };
+      }
+      if (property === "startTransaction") return async (...args: unknown[]) => { onStatement("BEGIN"); return watch((await call(...args)) as Queryable); };
+      if (property === "commit" || property === "rollback") return () => { onStatement(String(property).toUpperCase()); return call(); };
+      return call;
+    },
+  });
+  return new Proxy(factory, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver) as unknown;
+      if (property === "connect") return async () => watch(await factory.connect());
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(object) : value;
+    },
+  });
 }
