@@ -253,7 +253,11 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const sessions = createSessionService({
     sessions: repositories.sessions,
     accessTokens,
-    settings: { idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS },
+    settings: {
+      idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+      absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS,
+      reuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    },
     clock,
     mayContinue: policy.sessionMayContinue,
   });

@@ -40,6 +40,7 @@ export const ConfigSchema = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: Int(600, 60, 3600, "access-token lifetime (checklist SJ-05: at most 15 min)"),
   SESSION_IDLE_TIMEOUT_SECONDS: Int(3600, 60, 30 * 86400, "a refresh token unused this long is dead (NIST SP 800-63B-4 §2.2.3: 1 h at AAL2)"),
   SESSION_ABSOLUTE_TIMEOUT_SECONDS: Int(86400, 300, 90 * 86400, "a session ends this long after sign-in whatever its use (NIST: 24 h at AAL2)"),
+  REFRESH_REUSE_GRACE_SECONDS: Int(30, 0, 60, "a rotated refresh token presented again this soon is the same client racing itself (two tabs, a lost answer) and gets a new pair; later, reuse revokes the session (RFC 9700 §4.14.2); 0 turns the grace off"),
   PASSWORD_MIN_LENGTH: Int(15, 8, 64, "minimum password length in code points: 15 where a password may be the only factor (NIST SP 800-63B-4 §3.1.1.2); lower it (to 8 at least) only where every person must use 2SV"),
   PASSWORD_MAX_LENGTH: Int(1024, 64, 4096, "maximum password length in code points"),
   ARGON2_MEMORY_KIB: Int(65536, 19456, 1048576, "argon2id memory cost in KiB (RFC 9106 §4: 64 MiB; OWASP minimum 19 MiB)"),

@@ -10,6 +10,13 @@ import type { SessionRecord, SessionRepository } from "./repository.ts";
 export interface SessionSettings {
   idleTimeoutSeconds: number;
   absoluteTimeoutSeconds: number;
+  /**
+   * How long a rotated refresh token still refreshes (0-60 s): the same client
+   * racing itself (two tabs, a retried request whose answer was lost), as
+   * Cognito's retry grace period, Hydra's graceful refresh and Auth0's reuse
+   * interval allow. After it, presenting the token is reuse (RFC 9700 §4.14.2).
+   */
+  reuseGraceSeconds: number;
 }
 
 export interface TokenPair {
@@ -64,12 +71,16 @@ export function createSessionService(deps: {
     return pairFor(session, refreshToken);
   }
 
+  function withinGrace(spentAt: Date, now: Date): boolean {
+    return now.getTime() - spentAt.getTime() < settings.reuseGraceSeconds * 1000;
+  }
+
   async function refresh(refreshToken: string): Promise<TokenPair> {
     const now = clock.now();
     const found = await sessions.spendRefreshToken(sha256(refreshToken), now);
     if (!found) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "unknown" });
     const { session } = found;
-    if (!found.spentNow) {
+    if (!found.spentNow && !withinGrace(found.spentAt, now)) {
       // A spent token presented again means a copy exists: end the family (RFC 9700 §4.14.2).
       await sessions.revoke(session.id, "refresh_token_reuse", now);
       throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "reuse_detected" });
@@ -79,6 +90,9 @@ export function createSessionService(deps: {
       await sessions.revoke(session.id, "policy_requires_reauthentication", now);
       throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "policy" });
     }
+    // A retry within the grace period gets a new token of its own, never the
+    // spent one it presented: a client that kept the spent one would be
+    // refused, or worse, revoke its family, once the grace period is over.
     const next = randomToken("rt");
     await sessions.addRefreshToken(session.id, sha256(next), now);
     return pairFor(session, next);
