@@ -119,6 +119,13 @@ export function createSessionService(deps: {
     /** The claims of an access token with its session checked, for introspection. */
     introspectAccessToken: verifyAccessToken,
     logout: (sessionId: string) => sessions.revoke(sessionId, "logout", clock.now()),
+    /** Sign-out by any refresh token of the session (cookie mode), spent or not; false when it names none. */
+    async logoutByRefreshToken(token: string): Promise<boolean> {
+      const found = await sessions.findRefreshToken(sha256(token));
+      if (!found) return false;
+      await sessions.revoke(found.session.id, "logout", clock.now());
+      return true;
+    },
     revokeAllForUser: (userId: string, reason: string, exceptSessionId?: string) =>
       sessions.revokeAllForUser(userId, reason, clock.now(), exceptSessionId),
     /** A refresh token's state, for introspection. */
