@@ -10,11 +10,13 @@ import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, totpAt } from "../helpers/mfa.ts";
 import { companyKit, person } from "../helpers/companies.ts";
+import { linkIdentity, providerConfig, providerKey, signAssertion } from "../federated/provider.ts";
 
 const PAGE = "https://books.example.com";
 const COOKIE = "__Host-refresh_token";
 const clock = manualClock(new Date("2026-11-28T10:00:05Z"));
-const app: App = await startApp(t, { clock, config: { CORS_ALLOWED_ORIGINS: PAGE, LOGIN_FREE_FAILURES: 100 } });
+const bankId = await providerKey("ES256", "es-cookie");
+const app: App = await startApp(t, { clock, config: { CORS_ALLOWED_ORIGINS: PAGE, LOGIN_FREE_FAILURES: 100, ...(await providerConfig(t, [bankId])) } });
 const cookieMode = { origin: PAGE, "x-session-transport": "cookie" };
 
 /** The refresh cookie an answer sets: its value and attributes. */
@@ -158,4 +160,13 @@ t.test("enrollment confirmation with an enrollment token in cookie mode sets the
   });
   expectCookieOnly(t, confirm, confirm.json().session);
   t.ok(confirm.json().recoveryCodes.length > 0, "the recovery code is shown");
+});
+
+t.test("federated sign-in in cookie mode sets the cookie", async (t) => {
+  const user = await createUser(app);
+  await linkIdentity(app, user.id, `bankid-${user.id}`);
+  const res = await app.inject({
+    method: "POST", url: "/v1/auth/federated", headers: cookieMode, payload: { assertion: await signAssertion(bankId, `bankid-${user.id}`, clock) },
+  });
+  expectCookieOnly(t, res);
 });
