@@ -15,7 +15,7 @@ import { startExampleServer } from "../../examples/web/serve.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, totpAt } from "../helpers/mfa.ts";
-import { companyKit, person } from "../helpers/companies.ts";
+import { mandatedPerson } from "../helpers/companies.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = process.env.BROWSER_SCREENSHOT_DIR ?? "artifacts/browser";
@@ -62,6 +62,16 @@ async function signInWithPassword(page: Page, email: string) {
   await page.locator("#sign-in button").click();
 }
 
+/** A fresh browser at the page, past the password, at the second step. */
+async function atSecondStep(t: Test, email: string): Promise<Page> {
+  const page = await browser(t);
+  await page.goto(pageServer.url);
+  await expectSection(t, page, "sign-in");
+  await signInWithPassword(page, email);
+  await expectSection(t, page, "second-step");
+  return page;
+}
+
 async function expectSignedInAs(t: Test, page: Page, email: string) {
   await expectSection(t, page, "signed-in");
   t.equal(await page.locator("#email").textContent(), email, "the page shows the person's email from /v1/me");
@@ -80,11 +90,7 @@ async function expectRefreshTokenOutOfReach(t: Test, page: Page) {
 
 t.test("password and authenticator code: signed in, the refresh token out of reach, the session renewed silently", async (t) => {
   const user = await enrolledUser(app, now);
-  const page = await browser(t);
-  await page.goto(pageServer.url);
-  await expectSection(t, page, "sign-in");
-  await signInWithPassword(page, user.email);
-  await expectSection(t, page, "second-step");
+  const page = await atSecondStep(t, user.email);
   await page.locator("#totp [name=code]").fill(totpAt(user.secret, now(), 1));
   await page.locator("#totp button").click();
   await expectSignedInAs(t, page, user.email);
@@ -109,10 +115,7 @@ t.test("password and authenticator code: signed in, the refresh token out of rea
 
 t.test("a recovery code signs in once and its replacement is shown with a warning", async (t) => {
   const user = await enrolledUser(app, now);
-  const page = await browser(t);
-  await page.goto(pageServer.url);
-  await signInWithPassword(page, user.email);
-  await expectSection(t, page, "second-step");
+  const page = await atSecondStep(t, user.email);
   await page.locator("#recovery [name=code]").fill(user.recoveryCodes[0]!);
   await page.locator("#recovery button").click();
   await expectSection(t, page, "recovery-codes");
@@ -126,10 +129,7 @@ t.test("a recovery code signs in once and its replacement is shown with a warnin
 
 t.test("Remember this device for 30 days: the next sign-in in this browser skips the second step", async (t) => {
   const user = await enrolledUser(app, now);
-  const page = await browser(t);
-  await page.goto(pageServer.url);
-  await signInWithPassword(page, user.email);
-  await expectSection(t, page, "second-step");
+  const page = await atSecondStep(t, user.email);
   await page.locator("#remember").check();
   await page.locator("#totp [name=code]").fill(totpAt(user.secret, now(), 1));
   await page.locator("#totp button").click();
@@ -142,11 +142,7 @@ t.test("Remember this device for 30 days: the next sign-in in this browser skips
 });
 
 t.test("a company's mandate: enrollment with the QR code and the first code, the recovery code shown once, then signed in", async (t) => {
-  const kit = await companyKit(app);
-  const company = await kit.company("Browser Mandate AB");
-  await kit.setPolicy(company.id, true);
-  const who = await person(app);
-  await kit.member(company.id, who.id);
+  const who = await mandatedPerson(app, "Browser Mandate AB");
   const page = await browser(t);
   await page.goto(pageServer.url);
   await signInWithPassword(page, who.email);

@@ -9,7 +9,7 @@ import { manualClock } from "../helpers/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, createUser, startApp, TEST_PASSWORD } from "../helpers/app.ts";
 import { enrolledUser, totpAt } from "../helpers/mfa.ts";
-import { companyKit, person } from "../helpers/companies.ts";
+import { mandatedPerson } from "../helpers/companies.ts";
 import { linkIdentity, providerConfig, providerKey, signAssertion } from "../federated/provider.ts";
 
 const PAGE = "https://books.example.com";
@@ -145,11 +145,7 @@ t.test("the second step in cookie mode sets the cookie; a remembered device's to
 });
 
 t.test("enrollment confirmation with an enrollment token in cookie mode sets the cookie", async (t) => {
-  const kit = await companyKit(app);
-  const company = await kit.company("Cookie Mandate AB");
-  await kit.setPolicy(company.id, true);
-  const who = await person(app);
-  await kit.member(company.id, who.id);
+  const who = await mandatedPerson(app, "Cookie Mandate AB");
   const answer = (await loginWith(who.email, cookieMode)).json();
   t.equal(answer.status, "mfa_enrollment_required");
   const start = await app.inject({ method: "POST", url: "/v1/me/mfa/totp", headers: { ...cookieMode, ...bearer(answer.enrollmentToken) } });
