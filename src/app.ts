@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Redis } from "ioredis";
 import type { DestinationStream } from "pino";
-import type { Config } from "./config.ts";
+import { originsOf, type Config } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { openDatabase, transactionOf, type Database, type Db } from "./db/database.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
@@ -33,6 +33,8 @@ import { createSessionRepository } from "./sessions/repository.ts";
 import { createAccessTokens } from "./sessions/access-tokens.ts";
 import { createSessionService } from "./sessions/service.ts";
 import { registerSessionRoutes } from "./sessions/routes.ts";
+import { registerCookieTransport, SESSION_TRANSPORT_HEADER } from "./sessions/cookie-transport.ts";
+import { registerCors } from "./http/cors.ts";
 import { createSignInService } from "./sign-in/service.ts";
 import { registerSignInRoutes } from "./sign-in/routes.ts";
 import { createClientRepository } from "./clients/repository.ts";
@@ -280,7 +282,11 @@ async function wirePushDelivery(app: App, config: Config, clock: Clock, countPus
 
 async function wireFeatures(app: App, config: Config, clock: Clock, database: Database, keyMaterial: KeyMaterial, pushSenderOverride?: PushSender) {
   const { prisma } = database;
+  // First, so that every answer to an allowed origin, refusals included, is readable by its page.
+  const allowedOrigins = originsOf(config.CORS_ALLOWED_ORIGINS);
+  await registerCors(app, { allowedOrigins, extraRequestHeaders: [SESSION_TRANSPORT_HEADER] });
   const problems = registerHttpConventions(app, config.ISSUER);
+  const transport = await registerCookieTransport(app, { allowedOrigins, maxAgeSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS });
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
@@ -310,6 +316,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
       idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
       absoluteTimeoutSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS,
       maxAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+      reuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
     },
     clock,
     origin: () => {
@@ -413,18 +420,18 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     discardChallenge: challenges.discard,
   });
 
-  registerSignInRoutes(app, signIn);
-  registerSessionRoutes(app, { sessions, guards, keys });
+  registerSignInRoutes(app, signIn, transport);
+  registerSessionRoutes(app, { sessions, guards, keys, transport });
   registerAccountRoutes(app, {
     accounts,
     guards,
     me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee });
-  registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee, transport });
+  registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey, transport });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, { guards, companies });
   registerAuditRoutes(app, { guards, audit, isAdmin: companies.isAdmin });
-  registerFederatedRoutes(app, { federated, guards, admitAddress: throttle.admitAddress });
+  registerFederatedRoutes(app, { federated, guards, admitAddress: throttle.admitAddress, transport });
   registerHealthRoutes(app, [database.ping, pingCounters], quietLogLevel(config.LOG_LEVEL));
 }

@@ -31,6 +31,7 @@ export const ConfigSchema = Type.Object({
   MIGRATE_ON_START: Bool(true, "apply pending migrations at start-up"),
   REDIS_URL: OptionalStr("redis:// URL for shared rate-limit counters; when unset, PostgreSQL holds them"),
   ISSUER: OptionalStr("the public URL of this service: the iss claim of every token it signs, the OpenAPI server, HSTS when https; default http://HOST:PORT, the address it listens on"),
+  CORS_ALLOWED_ORIGINS: OptionalStr("comma-separated exact origins (scheme://host[:port]) whose pages may call this service from a browser, with credentials; no wildcard; default in development the reference page (http://127.0.0.1:5173,http://localhost:5173), in production none"),
   METRICS_TOKEN: OptionalStr("bearer token that GET /metrics requires (at least 32 characters); while unset, /metrics answers 404 on the API port"),
   ACCESS_TOKEN_AUDIENCE: Str("bookkeeping-api", "the aud claim of access tokens"),
   SIGNING_KEYS: OptionalStr("JSON key file content (see README: Keys); takes precedence over SIGNING_KEYS_FILE"),
@@ -40,6 +41,7 @@ export const ConfigSchema = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: Int(600, 60, 3600, "access-token lifetime (checklist SJ-05: at most 15 min)"),
   SESSION_IDLE_TIMEOUT_SECONDS: Int(3600, 60, 30 * 86400, "a refresh token unused this long is dead (NIST SP 800-63B-4 §2.2.3: 1 h at AAL2)"),
   SESSION_ABSOLUTE_TIMEOUT_SECONDS: Int(86400, 300, 90 * 86400, "a session ends this long after sign-in whatever its use (NIST: 24 h at AAL2)"),
+  REFRESH_REUSE_GRACE_SECONDS: Int(30, 0, 60, "a rotated refresh token presented again this soon is the same client racing itself (two tabs, a lost answer) and gets a new pair; later, reuse revokes the session (RFC 9700 §4.14.2); 0 turns the grace off"),
   PASSWORD_MIN_LENGTH: Int(15, 8, 64, "minimum password length in code points: 15 where a password may be the only factor (NIST SP 800-63B-4 §3.1.1.2); lower it (to 8 at least) only where every person must use 2SV"),
   PASSWORD_MAX_LENGTH: Int(1024, 64, 4096, "maximum password length in code points"),
   ARGON2_MEMORY_KIB: Int(65536, 19456, 1048576, "argon2id memory cost in KiB (RFC 9106 §4: 64 MiB; OWASP minimum 19 MiB)"),
@@ -97,7 +99,25 @@ export const ConfigSchema = Type.Object({
   PUSH_SEND_TIMEOUT_MS: Int(5000, 100, 60000, "timeout of one push attempt (APNs, FCM and its token exchange, Web Push); a timed-out attempt is not retried"),
 });
 
-export type Config = Static<typeof ConfigSchema> & { ISSUER: string };
+export type Config = Static<typeof ConfigSchema> & { ISSUER: string; CORS_ALLOWED_ORIGINS: string };
+
+/** Where `npm run example:web` serves the reference sign-in page (examples/web). */
+export const REFERENCE_PAGE_ORIGINS = "http://127.0.0.1:5173,http://localhost:5173";
+
+/** The allow-list as a list; every entry is an exact origin. */
+export function originsOf(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** An origin as a browser sends it in the Origin header: scheme, host and port, nothing else (RFC 6454 §6.1). */
+function originProblems(value: string): string[] {
+  return originsOf(value).flatMap((origin) => {
+    let parsed: URL | null = null;
+    try { parsed = new URL(origin); } catch { /* reported below */ }
+    const exact = parsed !== null && ["http:", "https:"].includes(parsed.protocol) && parsed.origin === origin && !origin.includes("*");
+    return exact ? [] : [`CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an exact origin like https://app.example.com (no path, no wildcard)`];
+  });
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -140,6 +160,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const merged = { ...converted, ...overrides };
   const problems = describeErrors(ConfigSchema, merged);
   if (typeof merged.METRICS_TOKEN === "string" && merged.METRICS_TOKEN.length < 32) problems.push("METRICS_TOKEN: must be at least 32 characters");
+  const origins = (merged.CORS_ALLOWED_ORIGINS as string | undefined) ?? (merged.MODE === "development" ? REFERENCE_PAGE_ORIGINS : "");
+  problems.push(...originProblems(origins));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...merged, ISSUER: (merged.ISSUER as string | undefined) ?? listenUrl(merged.HOST as string, merged.PORT as number) } as Config;
+  return {
+    ...merged,
+    ISSUER: (merged.ISSUER as string | undefined) ?? listenUrl(merged.HOST as string, merged.PORT as number),
+    CORS_ALLOWED_ORIGINS: origins,
+  } as Config;
 }

@@ -29,6 +29,10 @@ export const errorCatalogue = {
     status: 403,
     title: "The bank integration requires two-step verification with an authenticator app (TOTP); set one up first.",
   },
+  ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    title: "Cookie mode (x-session-transport: cookie) is only for pages on an allowed origin (CORS_ALLOWED_ORIGINS), with an Origin header.",
+  },
   NOT_COMPANY_ADMIN: { status: 403, title: "Only an admin of this company (or a service client) may do this." },
   INSUFFICIENT_SCOPE: { status: 403, title: "The service client lacks the scope this route needs." },
   NOT_FOUND: { status: 404, title: "Not found." },

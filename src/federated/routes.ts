@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { apiKeySecurity, type App } from "../http/app-type.ts";
 import { problemResponses } from "../http/problem.ts";
 import type { AppGuards } from "../sessions/guards.ts";
+import type { CookieTransport } from "../sessions/cookie-transport.ts";
 import { LoginResultSchema, type LoginResult } from "../sign-in/schemas.ts";
 import type { ProviderResolution } from "./provider.ts";
 import type { FederatedService } from "./service.ts";
@@ -19,6 +20,8 @@ export interface FederatedDeps {
   guards: AppGuards;
   /** The per-address sign-in limit shared with password sign-in. */
   admitAddress: (ip: string) => Promise<void>;
+  /** Cookie mode: where a session's refresh token goes. */
+  transport: CookieTransport;
 }
 
 const noContent = { 204: Type.Null({ description: "Done" }) };
@@ -41,6 +44,7 @@ function registerSignIn(
   app: App,
   signIn: (assertion: string, log: FastifyBaseLogger) => Promise<LoginResult>,
   admitAddress: (ip: string) => Promise<void>,
+  transport: CookieTransport,
 ) {
   app.post("/v1/auth/federated", {
     schema: {
@@ -52,19 +56,19 @@ function registerSignIn(
         "(`mfa_required`), except that a person who would have to set up two-step verification is told to sign in with " +
         "the password (403 PASSWORD_SIGN_IN_REQUIRED). Any refused assertion, and an unlinked subject, gives one identical " +
         "401 INVALID_ASSERTION. 404 FEDERATED_SIGN_IN_DISABLED while no provider is configured; 503 when the provider's " +
-        "keys cannot be fetched.",
+        "keys cannot be fetched. Cookie mode (`x-session-transport: cookie`) as for login.",
       body: FederatedSignInBodySchema,
       response: { 200: LoginResultSchema, ...problemResponses(400, 401, 403, 404, 413, 415, 503) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     await admitAddress(request.ip);
-    return signIn(request.body.assertion, request.log);
+    return transport.deliver(request, reply, await signIn(request.body.assertion, request.log));
   });
 }
 
 export function registerFederatedRoutes(app: App, deps: FederatedDeps): void {
   const { federated } = deps;
-  registerSignIn(app, federated.signIn, deps.admitAddress);
+  registerSignIn(app, federated.signIn, deps.admitAddress, deps.transport);
 
   app.put("/v1/users/:id/external-identity", {
     preHandler: deps.guards.client("users:write"),

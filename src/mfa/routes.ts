@@ -3,6 +3,7 @@ import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import type { AppGuards } from "../sessions/guards.ts";
+import type { CookieTransport } from "../sessions/cookie-transport.ts";
 import type { Enrollee } from "./challenges.ts";
 import { createEnrolleeGuard } from "./enrollee-guard.ts";
 import type { EnrollmentService } from "./enrollment.ts";
@@ -24,8 +25,10 @@ export function registerMfaRoutes(app: App, deps: {
   userExists: (id: string) => Promise<boolean>;
   /** The enrollee an enrollment token names, or null (MFA challenges). */
   findEnrollee: (token: string) => Promise<Enrollee | null>;
+  /** Cookie mode: where a session's refresh token goes. */
+  transport: CookieTransport;
 }) {
-  const { guards, enrollment, secondStep } = deps;
+  const { guards, enrollment, secondStep, transport } = deps;
   const { userOrEnrollee, enrolleeOf, actorOf } = createEnrolleeGuard(guards, deps.findEnrollee);
 
   app.post("/v1/me/mfa/totp", {
@@ -49,17 +52,17 @@ export function registerMfaRoutes(app: App, deps: {
       summary: "Confirm the authenticator with its first code; returns the recovery code once",
       description:
         "The confirming code's time step is burned: it cannot sign in. Replaces any earlier authenticator, recovery codes and trusted devices. " +
-        "With an enrollment token the answer also carries the session. " +
+        "With an enrollment token the answer also carries the session (in cookie mode its refresh token is set as the cookie). " +
         "A factor change offers to end the other sessions: `endOtherSessions: true` ends them; the answer's `otherSessions` counts those that remain.",
       security: bearerSecurity,
       body: TotpConfirmBodySchema,
       response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const enrollee = enrolleeOf(request);
     const options = { endOtherSessions: request.body.endOtherSessions ?? false };
     if (!enrollee) return enrollment.confirm(guards.principalOf(request), request.body.code, request.log, options);
-    return secondStep.confirmEnrollment(enrollee, request.body.code, request.log, options);
+    return transport.deliver(request, reply, await secondStep.confirmEnrollment(enrollee, request.body.code, request.log, options));
   });
 
   app.delete("/v1/me/mfa/totp", {
@@ -98,14 +101,15 @@ export function registerMfaRoutes(app: App, deps: {
       description:
         "Wrong, reused and expired codes get one answer (401 INVALID_CODE). At most 5 attempts per MFA token (then MFA_TOKEN_EXHAUSTED); " +
         "consecutive failures per person lead to waits (429 + Retry-After) and, at the cap, disable the authenticator. " +
-        "A recovery code answers with its replacement. rememberDevice returns a deviceToken.",
+        "A recovery code answers with its replacement. rememberDevice returns a deviceToken. " +
+        "In cookie mode (`x-session-transport: cookie`) the refresh token is set as an HttpOnly cookie instead of being returned.",
       body: VerifyBodySchema,
       response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
     },
     // No per-address limit here: every MFA token needs a password sign-in (which
     // is limited per address and per account) and allows 5 attempts, and the
     // person's consecutive failures are capped across all tokens.
-  }, async (request) => secondStep.verify(request.body, request.log));
+  }, async (request, reply) => transport.deliver(request, reply, await secondStep.verify(request.body, request.log)));
 
   app.post("/v1/auth/step-up", {
     preHandler: guards.user,

@@ -7,6 +7,7 @@ import { bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import { bearerToken } from "../http/guards.ts";
 import type { AppGuards } from "../sessions/guards.ts";
+import type { CookieTransport } from "../sessions/cookie-transport.ts";
 import type { Enrollee } from "../mfa/challenges.ts";
 import { createEnrolleeGuard } from "../mfa/enrollee-guard.ts";
 import { APP_SIGNATURE_HEADER, type AppAuthenticator } from "./app-requests.ts";
@@ -26,6 +27,8 @@ export function registerPushRoutes(app: App, deps: {
   push: PushService;
   apps: AppAuthenticator;
   findEnrollee: (token: string) => Promise<Enrollee | null>;
+  /** Cookie mode for browsers: the approved answer's refresh token goes into the HttpOnly cookie. */
+  transport: CookieTransport;
   /** The VAPID public key apps subscribe to Web Push with (RFC 8292), or null when Web Push is off. */
   vapidPublicKey?: string | null;
 }) {
@@ -134,16 +137,17 @@ export function registerPushRoutes(app: App, deps: {
       summary: "Wait for the answer to a push challenge (long poll, MFA token as bearer)",
       description:
         "Waits up to waitSeconds (at most 25) and answers pending, rejected, expired, or, once approved, the authenticated answer (with a deviceToken " +
-        "when rememberDevice was asked). The MFA token is consumed when the session is minted: a second collector gets 401.",
+        "when rememberDevice was asked). The MFA token is consumed when the session is minted: a second collector gets 401. " +
+        "In cookie mode (`x-session-transport: cookie`) the refresh token is set as the HttpOnly cookie instead of being returned.",
       security: bearerSecurity,
       params: ChallengeParams,
       querystring: WaitQuery,
       response: { 200: PushOutcomeSchema, ...problemResponses(400, 401, 404) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const token = bearerToken(request);
     if (!token) throw new AppError("INVALID_MFA_TOKEN");
-    return push.waitForAnswer(request.params.challengeId, token, Number(request.query.waitSeconds ?? 0));
+    return deps.transport.deliver(request, reply, await push.waitForAnswer(request.params.challengeId, token, Number(request.query.waitSeconds ?? 0)));
   });
 
   app.post("/v1/authenticator/pairings", {

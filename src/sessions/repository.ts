@@ -75,19 +75,24 @@ export function createSessionRepository(prisma: Db) {
     /**
      * Spends a refresh token and reads its session in one statement. Of
      * concurrent spends exactly one sees `spentNow` (the row lock re-checks
-     * `spent_at IS NULL`); the others, like any later one, are reuse.
+     * `spent_at IS NULL`); the others, like any later one, see when it was
+     * spent. A loser whose snapshot predates the winner's commit still reads
+     * `spent_at` as NULL: it lost a race that is happening now, so `spentAt`
+     * is then `now`.
      */
-    async spendRefreshToken(tokenHash: string, now: Date): Promise<{ session: SessionRecord; spentNow: boolean; userDisabled: boolean } | null> {
-      const rows = await prisma.$queryRaw<SessionRow[]>`
-        WITH t AS (SELECT id, session_id FROM refresh_tokens WHERE token_hash = ${tokenHash}),
+    async spendRefreshToken(tokenHash: string, now: Date): Promise<{ session: SessionRecord; spentNow: boolean; spentAt: Date; userDisabled: boolean } | null> {
+      const rows = await prisma.$queryRaw<(SessionRow & { spent_at: Date | null })[]>`
+        WITH t AS (SELECT id, session_id, spent_at FROM refresh_tokens WHERE token_hash = ${tokenHash}),
         spent AS (
           UPDATE refresh_tokens r SET spent_at = ${now} FROM t
           WHERE r.id = t.id AND r.spent_at IS NULL RETURNING r.id)
-        SELECT s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at,
+        SELECT s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at, t.spent_at,
                (SELECT count(*) FROM spent)::int AS spent_now, (u.disabled_at IS NOT NULL) AS user_disabled
         FROM t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id`;
       const row = rows[0];
-      return row ? { session: toSession(row), spentNow: Number(row.spent_now) === 1, userDisabled: Boolean(row.user_disabled) } : null;
+      if (!row) return null;
+      const spentNow = Number(row.spent_now) === 1;
+      return { session: toSession(row), spentNow, spentAt: spentNow || !row.spent_at ? now : new Date(row.spent_at), userDisabled: Boolean(row.user_disabled) };
     },
 
     /** The next refresh token of the family, and the session's last use, in one statement. */

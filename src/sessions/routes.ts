@@ -2,41 +2,74 @@ import { Type } from "typebox";
 import { problemResponses } from "../http/problem.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
+import { AppError } from "../errors.ts";
+import { bearerToken } from "../http/guards.ts";
+import type { FastifyRequest } from "fastify";
+import type { CookieTransport } from "./cookie-transport.ts";
 import type { AppGuards } from "./guards.ts";
 import {
   EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenPairSchema,
 } from "./schemas.ts";
-import { AppError } from "../errors.ts";
 import type { SessionService } from "./service.ts";
 
-export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: AppGuards; keys: KeyRing }) {
-  const { sessions, guards, keys } = deps;
+export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: AppGuards; keys: KeyRing; transport: CookieTransport }) {
+  const { sessions, guards, keys, transport } = deps;
+
+  /** The refresh token: from the cookie in cookie mode (never the body), from the body otherwise. */
+  function presentedRefreshToken(request: FastifyRequest, body: { refreshToken?: string }): string {
+    if (transport.cookieMode(request)) {
+      if (body.refreshToken !== undefined) throw new AppError("VALIDATION_FAILED", { detail: "In cookie mode the refresh token comes from the cookie." });
+      const token = transport.cookieToken(request);
+      if (!token) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "no_cookie" });
+      return token;
+    }
+    if (body.refreshToken === undefined) throw new AppError("VALIDATION_FAILED", { detail: "refreshToken is required." });
+    return body.refreshToken;
+  }
+
+  /** Logout's caller: the bearer's session, or in cookie mode the refresh cookie's. */
+  async function signOutCaller(request: FastifyRequest) {
+    if (bearerToken(request) || !transport.cookieMode(request)) {
+      await guards.user(request);
+      return sessions.logout(guards.principalOf(request));
+    }
+    const token = transport.cookieToken(request);
+    if (!token || !(await sessions.logoutByRefreshToken(token))) throw new AppError("UNAUTHENTICATED");
+  }
 
   app.post("/v1/auth/refresh", {
     schema: {
       tags: ["Sessions"],
       summary: "Exchange a refresh token for a new token pair",
       description:
-        "The presented token is spent. Presenting a spent token again revokes its whole session (reuse detection). " +
+        "The presented token is spent and a new one issued. Presented again within the grace period " +
+        "(REFRESH_REUSE_GRACE_SECONDS, 30 s), it is the same client racing itself and gets a new pair of its own; " +
+        "later, it is reuse and revokes its whole session. In cookie mode (`x-session-transport: cookie`, from an " +
+        "allowed Origin) the token comes from the `__Host-refresh_token` cookie, the body is `{}`, and the new token is " +
+        "set as that cookie instead of being returned. " +
         "A disabled account gets 403 ACCOUNT_DISABLED.",
       body: RefreshBodySchema,
       response: { 200: TokenPairSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
     },
-  }, async (request) => {
-    const pair = await sessions.refresh(request.body.refreshToken);
-    return { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
+  }, async (request, reply) => {
+    const pair = await sessions.refresh(presentedRefreshToken(request, request.body));
+    const answer = { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
+    return transport.deliver(request, reply, answer);
   });
 
   app.post("/v1/auth/logout", {
-    preHandler: guards.user,
+    preHandler: signOutCaller,
     schema: {
       tags: ["Sessions"],
       summary: "Sign out: revoke this session and its refresh tokens",
+      description:
+        "The session of the bearer access token. In cookie mode (`x-session-transport: cookie`, from an allowed Origin) " +
+        "the refresh cookie names the session when no bearer token is sent, and the cookie is cleared.",
       security: bearerSecurity,
-      response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(401) },
+      response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(400, 401, 403) },
     },
   }, async (request, reply) => {
-    await sessions.logout(guards.principalOf(request));
+    if (transport.cookieMode(request)) transport.clear(reply);
     return reply.code(204).send(null);
   });
 

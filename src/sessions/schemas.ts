@@ -3,14 +3,16 @@ import { Type } from "typebox";
 /** The token pair of every answer that signs a person in. */
 export const TokenPairProperties = {
   accessToken: Type.String({ description: "Short-lived JWT (EdDSA, typ at+jwt) for Authorization: Bearer" }),
-  refreshToken: Type.String({ description: "Opaque refresh token; single use, rotated by /v1/auth/refresh" }),
+  refreshToken: Type.Optional(Type.String({
+    description: "Opaque refresh token; single use, rotated by /v1/auth/refresh. Absent in cookie mode (x-session-transport: cookie): it is then the HttpOnly __Host-refresh_token cookie",
+  })),
   expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
   tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
 };
 
 
 export const RefreshBodySchema = Type.Object(
-  { refreshToken: Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token" }) },
+  { refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token; required unless in cookie mode, where it must be absent" })) },
   { additionalProperties: false },
 );
 

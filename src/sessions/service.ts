@@ -12,6 +12,13 @@ export interface SessionSettings {
   absoluteTimeoutSeconds: number;
   /** How recent the sign-in must be to end sessions (ENROLL_MAX_AUTH_AGE_SECONDS, ASVS 7.5.2). */
   maxAuthAgeSeconds: number;
+  /**
+   * How long a rotated refresh token still refreshes (0-60 s): the same client
+   * racing itself (two tabs, a retried request whose answer was lost), as
+   * Cognito's retry grace period, Hydra's graceful refresh and Auth0's reuse
+   * interval allow. After it, presenting the token is reuse (RFC 9700 §4.14.2).
+   */
+  reuseGraceSeconds: number;
 }
 
 /**
@@ -79,13 +86,17 @@ export function createSessionService(deps: {
     return pairFor(session, refreshToken);
   }
 
+  function withinGrace(spentAt: Date, now: Date): boolean {
+    return now.getTime() - spentAt.getTime() < settings.reuseGraceSeconds * 1000;
+  }
+
   async function refresh(refreshToken: string): Promise<TokenPair> {
     const now = clock.now();
     const found = await sessions.spendRefreshToken(sha256(refreshToken), now);
     if (!found) throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "unknown" });
     const { session } = found;
     if (found.userDisabled) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: session.userId });
-    if (!found.spentNow) {
+    if (!found.spentNow && !withinGrace(found.spentAt, now)) {
       // A spent token presented again means a copy exists: end the family (RFC 9700 §4.14.2).
       await sessions.revoke(session.id, "refresh_token_reuse", now);
       await deps.emit("authn_token_reuse", session.userId, { sessionId: session.id, familyRevoked: true });
@@ -96,6 +107,9 @@ export function createSessionService(deps: {
       await sessions.revoke(session.id, "policy_requires_reauthentication", now);
       throw new AppError("INVALID_REFRESH_TOKEN", { logReason: "policy" });
     }
+    // A retry within the grace period gets a new token of its own, never the
+    // spent one it presented: a client that kept the spent one would be
+    // refused, or worse, revoke its family, once the grace period is over.
     const next = randomToken("rt");
     await sessions.addRefreshToken(session.id, sha256(next), now);
     await deps.emit("session_refreshed", session.userId, { sessionId: session.id });
@@ -163,6 +177,14 @@ export function createSessionService(deps: {
     async logout(principal: { userId: string; sessionId: string }) {
       await sessions.revoke(principal.sessionId, "logout", clock.now());
       await deps.emit("logout", principal.userId, { sessionId: principal.sessionId });
+    },
+    /** Sign-out by any refresh token of the session (cookie mode), spent or not; false when it names none. */
+    async logoutByRefreshToken(token: string): Promise<boolean> {
+      const found = await sessions.findRefreshToken(sha256(token));
+      if (!found) return false;
+      await sessions.revoke(found.session.id, "logout", clock.now());
+      await deps.emit("logout", found.session.userId, { sessionId: found.session.id });
+      return true;
     },
     revokeAllForUser: (userId: string, reason: string, exceptSessionId?: string) =>
       sessions.revokeAllForUser(userId, reason, clock.now(), exceptSessionId),

@@ -161,6 +161,16 @@ export async function signIn(app: App, clock: ManualClock, who: Person, extra: {
   return expectStatus(done, 200, "verify").json();
 }
 
+/** A new person without a factor, a member of a new company that mandates 2SV: their sign-in forces enrollment. */
+export async function mandatedPerson(app: App, companyName: string): Promise<Person> {
+  const kit = await companyKit(app);
+  const company = await kit.company(companyName);
+  await kit.setPolicy(company.id, true);
+  const who = await person(app);
+  await kit.member(company.id, who.id);
+  return who;
+}
+
 /** A person with TOTP set up (from a password session), signed out. */
 export async function personWithTotp(app: App, clock: ManualClock): Promise<Person> {
   const who = await person(app);

@@ -8,7 +8,8 @@ import type { App } from "../../src/http/app-type.ts";
 import { bearer, createApiKey, logCapture, startApp } from "../helpers/app.ts";
 
 const capture = logCapture();
-const app: App = await startApp(t, { logStream: capture.stream });
+// No refresh grace period: the flow below reuses a spent refresh token at once, to log a reuse.
+const app: App = await startApp(t, { logStream: capture.stream, config: { REFRESH_REUSE_GRACE_SECONDS: 0 } });
 
 const marker = () => randomBytes(6).toString("hex");
 const parsed = () => capture.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
