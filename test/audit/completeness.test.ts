@@ -36,6 +36,8 @@ t.test("LA-01: a refresh, a reused refresh token and a logout are each one audit
   const first = await signIn(user.email);
   const second = (await app.inject({ method: "POST", url: "/v1/auth/refresh", payload: { refreshToken: first.refreshToken } })).json();
   t.same((await events({ subjectUserId: user.id, type: "session_refreshed" })).length, 1, "session_refreshed");
+  // Past the reuse grace period (REFRESH_REUSE_GRACE_SECONDS), when presenting a spent token again is reuse.
+  clock.advance(31_000);
   const reuse = await app.inject({ method: "POST", url: "/v1/auth/refresh", payload: { refreshToken: first.refreshToken } });
   t.equal(reuse.statusCode, 401);
   t.match((await events({ subjectUserId: user.id, type: "authn_token_reuse" })).map((e) => e.details), [{ familyRevoked: true }], "authn_token_reuse, family revoked");
