@@ -3,6 +3,7 @@
 import t from "tap";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import pg from "pg";
 import { loadConfig } from "../../src/config.ts";
 import { openDatabase } from "../../src/db/database.ts";
 import type { App } from "../../src/http/app-type.ts";
@@ -115,6 +116,22 @@ t.test("log redaction blanks a one-time code but keeps an error's diagnostic cod
   t.ok(lines[1]!.includes('"code":"P2002"'), "the error's code stays for the operator");
 });
 
+/** Waits until the server runs the statement carrying `marker` (a busy machine may start it late). */
+async function untilRunning(marker: string) {
+  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    for (let waited = 0; waited < 5_000; waited += 25) {
+      const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1", [`%${marker}%`]);
+      if (rows[0].n > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error("the holding statement never started");
+  } finally {
+    await client.end();
+  }
+}
+
 // Only PostgreSQL has a pool to exhaust; the embedded PGlite runs one query at a
 // time in-process. CI runs this file on both, so the PostgreSQL run holds it.
 if (process.env.TEST_DATABASE_URL) {
@@ -122,8 +139,10 @@ if (process.env.TEST_DATABASE_URL) {
     const small = await startApp(t, { config: { DATABASE_POOL_SIZE: 1 } });
     const user = await createUser(small);
     const { accessToken } = (await login(small, user.email)).json();
-    const holding = small.database.prisma.$queryRaw`SELECT pg_sleep(7)::text`;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const marker = `hold_${randomBytes(4).toString("hex")}`;
+    // A Prisma query runs when it is awaited or then-ed: then() sends it now.
+    const holding = small.database.prisma.$queryRawUnsafe(`SELECT pg_sleep(7)::text AS ${marker}`).then(() => undefined);
+    await untilRunning(marker);
     const started = Date.now();
     const res = await small.inject({ method: "GET", url: "/v1/me", headers: bearer(accessToken) });
     t.equal(res.statusCode, 503);
