@@ -1,6 +1,7 @@
 // The benchmark scenarios, in the order they run. To add one (second-step verify,
 // trusted-device sign-in, ...), write a function returning a Scenario and append it to
 // `scenarios`: the runner, RESULTS.md and results.json pick it up from this list.
+import { pushRoundTrip } from "./push.ts";
 import { randomBytes } from "node:crypto";
 import type { Config } from "../src/config.ts";
 import { createPasswordHasher, type Argon2Params } from "../src/lib/passwords.ts";
@@ -411,6 +412,8 @@ export const scenarios: Scenario[] = [
   introspect(8),
   me(8),
   mfaVerify(8),
+  // Last: it pairs an app to 50 seeded users, whose password alone no longer signs in.
+  pushRoundTrip(50),
 ];
 
 /** sign-in ÷ raw verify at the same concurrency: the share of argon2 capacity that reaches clients. */
