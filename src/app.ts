@@ -337,7 +337,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     failureCap: config.LOGIN_FAILURE_CAP,
     clock,
     emit: onEvent,
-    isTrustedDevice: async (token, userId) => (await devices.recognise(token, userId)) !== null,
+    isTrustedDevice: devices.isTrusted,
   });
   const accounts = createAccountsService({
     users: repositories.users,

@@ -33,6 +33,11 @@ export function createDeviceRepository(prisma: Db) {
       return count === 1;
     },
 
+    /** Whether the device is live for this user, without marking a use. */
+    async isLive(input: { id: string; userId: string; now: Date }): Promise<boolean> {
+      return (await prisma.trustedDevice.count({ where: { id: input.id, userId: input.userId, revokedAt: null, expiresAt: { gt: input.now } } })) === 1;
+    },
+
     listLive: (userId: string, now: Date): Promise<DeviceView[]> =>
       prisma.trustedDevice.findMany({ where: { userId, revokedAt: null, expiresAt: { gt: now } }, select: deviceFields, orderBy: { createdAt: "desc" } }),
 

@@ -33,15 +33,33 @@ export function createDeviceService(deps: { devices: DeviceRepository; keys: Key
    * the caller asks for the second step and says nothing about why (DT-04).
    */
   async function recognise(token: string, userId: string, options: { issuedAfter?: Date } = {}): Promise<string | null> {
+    const deviceId = await deviceIdOf(token, userId);
+    if (!deviceId) return null;
+    const live = await devices.touchLive({ id: deviceId, userId, now: clock.now(), issuedAfter: options.issuedAfter });
+    return live ? deviceId : null;
+  }
+
+  /** The device id a valid token of this user names, or null. */
+  async function deviceIdOf(token: string, userId: string): Promise<string | null> {
     const payload = await keys.verify("device", token, profile);
     if (!payload || payload.sub !== userId || typeof payload.did !== "string" || !UUID.test(payload.did)) return null;
-    const live = await devices.touchLive({ id: payload.did, userId, now: clock.now(), issuedAfter: options.issuedAfter });
-    return live ? payload.did : null;
+    return payload.did;
+  }
+
+  /**
+   * Whether the token names a live device of this user, without marking a use:
+   * asked before the password is checked (the throttle spares trusted devices),
+   * so a wrong password leaves no trace on the device.
+   */
+  async function isTrusted(token: string, userId: string): Promise<boolean> {
+    const deviceId = await deviceIdOf(token, userId);
+    return deviceId !== null && (await devices.isLive({ id: deviceId, userId, now: clock.now() }));
   }
 
   return {
     trust,
     recognise,
+    isTrusted,
     list: (userId: string): Promise<DeviceView[]> => devices.listLive(userId, clock.now()),
     countActive: (userId: string): Promise<number> => devices.countLive(userId, clock.now()),
     revoke: (userId: string, deviceId: string): Promise<boolean> => devices.revoke(userId, deviceId, clock.now()),
