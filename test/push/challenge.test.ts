@@ -4,7 +4,8 @@ import t from "tap";
 import { decodeJwt } from "jose";
 import type { App } from "../../src/http/app-type.ts";
 import { bearer, startApp } from "../helpers/app.ts";
-import { newApp, personWithPushApp, poll, startPush } from "../helpers/push.ts";
+import { createAuthenticatorClient } from "../../src/authenticator-app/client.ts";
+import { injectTransport, newApp, personWithPushApp, poll, startPush } from "../helpers/push.ts";
 import { refusal } from "../helpers/push.ts";
 
 const app: App = await startApp(t);
@@ -105,4 +106,19 @@ t.test("app requests must be signed, fresh and used once", async (t) => {
   const unknown = await newApp(app);
   t.equal(await refusal(unknown.pending(0)), 401, "an unpaired key");
   t.same(await phone.pending(0), [], "a paired key with nothing pending");
+});
+
+t.test("a signed app request is used once: the same signature sent again is refused", async (t) => {
+  const { phone } = await personWithPushApp(app);
+  const signatures: string[] = [];
+  const inject = injectTransport(app);
+  const watched = createAuthenticatorClient(phone.state, async (request) => {
+    const signature = request.headers?.["x-app-signature"];
+    if (signature) signatures.push(signature);
+    return inject(request);
+  });
+  t.same(await watched.pending(0), [], "the first use is accepted");
+  const replayed = await app.inject({ method: "GET", url: "/v1/authenticator/challenges?waitSeconds=0", headers: { "x-app-signature": signatures[0]! } });
+  t.equal(replayed.statusCode, 401, "the replay is refused");
+  t.equal(replayed.json().code, "INVALID_APP_SIGNATURE");
 });
