@@ -11,7 +11,8 @@ async function main() {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, "shutting down");
-    const timer = setTimeout(() => process.exit(1), 10_000);
+    // The grace time bounds the drain: a request still running then is cut off (exit 1).
+    const timer = setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_SECONDS * 1000);
     timer.unref();
     await app.close();
     process.exit(0);

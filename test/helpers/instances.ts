@@ -2,7 +2,8 @@
 // src/server.ts` (or `node dist/server.js`, the compiled build) with an explicit environment,
 // ready once /health/ready answers 200. Each instance is its own process with its own pool,
 // exactly as production runs N of them on one database.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -104,4 +105,17 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
   }
   await instance.stop("SIGKILL");
   throw new Error(`service not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${text.trim()}`);
+}
+
+/** Runs the CLI (`node --import tsx src/cli.ts ...args`, or dist/cli.js) with the service variables given; returns stdout. */
+export async function runCli(env: Record<string, string>, args: string[], entry: "src" | "dist" = "src"): Promise<string> {
+  const script = entry === "dist" ? ["dist/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+  const { stdout } = await promisify(execFile)(process.execPath, [...script, ...args], { cwd: ROOT, env: childEnvironment({ LOG_LEVEL: "warn", ...env }), timeout: 120_000 });
+  return stdout;
+}
+
+/** A service client with these scopes, made by the CLI as an operator would; returns its API key. */
+export async function createApiKeyByCli(env: Record<string, string>, scopes: string[], entry: "src" | "dist" = "src"): Promise<string> {
+  const out = await runCli(env, ["clients", "create", "--name", `test-${scopes.length}`, "--scopes", scopes.join(","), "--json"], entry);
+  return (JSON.parse(out.trim().split("\n").pop()!) as { apiKey: string }).apiKey;
 }
