@@ -20,8 +20,9 @@ import { TEST_PASSWORD } from "../helpers/app.ts";
 const FREE_FAILURES = 3;
 const RATE_PER_ADDRESS = 6;
 
-/** A client address of its own for one scenario (TEST-NET-3, RFC 5737). */
-const address = () => `203.0.113.${1 + (randomBytes(1)[0]! % 250)}`;
+/** A client address of its own for each scenario (TEST-NET-3, RFC 5737): never one another scenario used. */
+let lastAddress = 0;
+const address = () => `203.0.113.${++lastAddress}`;
 
 interface Cluster { a: Instance; b: Instance; apiKey: string; providerKey: Awaited<ReturnType<typeof providerKey>> }
 
