@@ -324,6 +324,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
       return { clientAddress, userAgent };
     },
     emit: onEvent,
+    takePendingWrites: audit.takePendingWrites,
     mayContinue: policy.sessionMayContinue,
   });
   const clients = createClientService(repositories.clients);

@@ -6,7 +6,9 @@
 // Multi-statement changes are made atomic by the caller's transaction
 // (db/database.ts Transaction), which may also span other features' tables.
 import type { Db } from "../db/database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 import type { FactorState } from "../lib/second-factors.ts";
+import { consumeStatement, type ChallengeRow } from "./challenge-repository.ts";
 
 export interface TotpFactorRecord {
   id: string;
@@ -58,6 +60,32 @@ function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
     disabledAt: row.disabled_at ? new Date(row.disabled_at) : null,
     driftStreak: Number(row.drift_streak ?? 0),
   };
+}
+
+/** What every TOTP check starts with: the failure state and the active factor. */
+export interface TotpState {
+  failures: number;
+  blockedUntil: Date | null;
+  factor: TotpFactorRecord | null;
+}
+
+function toTotpState(userId: string, row: TotpStateRow): TotpState {
+  return {
+    failures: Number(row.failures ?? 0),
+    blockedUntil: row.blocked_until ? new Date(row.blocked_until) : null,
+    factor: row.id ? toFactorFromRow(userId, row) : null,
+  };
+}
+
+interface SecondStepRow extends TotpStateRow {
+  challenge_id: string;
+  user_id: string;
+  purpose: string;
+  amr: string[];
+  auth_time: Date;
+  attempts: number;
+  expires_at: Date;
+  consumed_at: Date | null;
 }
 
 const toCodeRows = (userId: string, codeHashes: string[], now: Date) => codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now }));
@@ -159,7 +187,7 @@ export function createMfaRepository(prisma: Db) {
     },
 
     /** The failure state and the active factor in one round trip: what every TOTP check starts with. */
-    async totpState(userId: string): Promise<{ failures: number; blockedUntil: Date | null; factor: TotpFactorRecord | null } | null> {
+    async totpState(userId: string): Promise<TotpState | null> {
       const rows = await prisma.$queryRaw<TotpStateRow[]>`
         SELECT t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
                f.last_used_step, f.confirmed_at, f.disabled_at, f.drift_streak
@@ -168,12 +196,57 @@ export function createMfaRepository(prisma: Db) {
           LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
         WHERE u.id = ${userId}::uuid`;
       const row = rows[0];
+      return row ? toTotpState(userId, row) : null;
+    },
+
+    /**
+     * Everything the TOTP second step decides on, in one round trip: the
+     * challenge its MFA token names (live or not: the caller tells which), and
+     * that person's failure state and active factor.
+     */
+    async secondStepState(tokenHash: string): Promise<{ challenge: ChallengeRow; totp: TotpState } | null> {
+      const rows = await prisma.$queryRaw<SecondStepRow[]>`
+        SELECT c.id AS challenge_id, c.user_id, c.purpose, c.amr, c.auth_time, c.attempts, c.expires_at, c.consumed_at,
+               t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
+               f.last_used_step, f.confirmed_at, f.disabled_at, f.drift_streak
+        FROM auth_challenges c
+          LEFT JOIN second_factor_throttles t ON t.user_id = c.user_id
+          LEFT JOIN totp_factors f ON f.user_id = c.user_id AND f.status = 'active'
+        WHERE c.token_hash = ${tokenHash}`;
+      const row = rows[0];
       if (!row) return null;
       return {
-        failures: Number(row.failures ?? 0),
-        blockedUntil: row.blocked_until ? new Date(row.blocked_until) : null,
-        factor: row.id ? toFactorFromRow(userId, row) : null,
+        challenge: {
+          id: row.challenge_id, userId: row.user_id, purpose: row.purpose, amr: row.amr, authTime: new Date(row.auth_time),
+          attempts: Number(row.attempts), expiresAt: new Date(row.expires_at), consumedAt: row.consumed_at ? new Date(row.consumed_at) : null,
+        },
+        totp: toTotpState(row.user_id, row),
       };
+    },
+
+    /**
+     * The second step's one conditional write: burns the TOTP step (only if no
+     * step at or after it was accepted: the replay guard, OTP-05), then, only if
+     * that burned it, consumes the MFA challenge under its attempt cap (single
+     * use: of racing requests on one token exactly one consumes it), then, only
+     * if that consumed it, clears the failure count (NIST SP 800-63B-4 §3.2.2).
+     * Each step's row lock re-checks its condition, so this holds across instances.
+     */
+    async acceptTotpStep(input: {
+      factorId: string; step: number; driftStreak?: number; userId: string; challenge: { id: string; now: Date; maxAttempts: number };
+    }): Promise<{ burned: boolean; consumed: boolean }> {
+      const rows = await prisma.$queryRaw<{ burned: number; consumed: number }[]>`
+        WITH burned AS (
+          UPDATE totp_factors SET last_used_step = ${BigInt(input.step)}, drift_streak = COALESCE(${input.driftStreak ?? null}::int, drift_streak)
+          WHERE id = ${input.factorId}::uuid AND disabled_at IS NULL AND (last_used_step IS NULL OR last_used_step < ${BigInt(input.step)})
+          RETURNING id),
+        consumed AS (${consumeStatement(input.challenge, Prisma.sql`EXISTS (SELECT 1 FROM burned)`)}),
+        cleared AS (
+          DELETE FROM second_factor_throttles WHERE user_id = ${input.userId}::uuid AND EXISTS (SELECT 1 FROM consumed)
+          RETURNING user_id)
+        SELECT (SELECT count(*) FROM burned)::int AS burned, (SELECT count(*) FROM consumed)::int AS consumed`;
+      const row = rows[0];
+      return { burned: Number(row?.burned) === 1, consumed: Number(row?.consumed) === 1 };
     },
 
     async failureState(userId: string): Promise<{ failures: number; blockedUntil: Date | null }> {

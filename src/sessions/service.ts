@@ -1,6 +1,8 @@
 // Sessions: issuing token pairs, rotating refresh tokens, revocation, and the
 // revocation-aware check behind every access token (checklist SJ-05..SJ-09).
+import { randomUUID } from "node:crypto";
 import type { JWTPayload } from "jose";
+import type { PendingWrites } from "../db/database.ts";
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
@@ -54,6 +56,8 @@ export function createSessionService(deps: {
   clock: Clock;
   origin: RequestOrigin;
   emit: SessionEventSink;
+  /** Takes the request's pending rows (audit's takePendingWrites), written with the session in its one statement. */
+  takePendingWrites?: () => PendingWrites;
   /** Asked at every refresh whether the session may go on (company policy hooks in here). */
   mayContinue?: (session: SessionRecord) => Promise<boolean>;
 }) {
@@ -69,11 +73,20 @@ export function createSessionService(deps: {
     return { accessToken, refreshToken, expiresIn: accessTokens.ttlSeconds, sessionId: session.id };
   }
 
-  /** A new session for every authentication (ASVS 7.2.4). */
-  async function start(userId: string, amr: string[], authTime: Date): Promise<TokenPair> {
+  /**
+   * A new session for every authentication (ASVS 7.2.4). `announce` records
+   * the events about it (its id is known before it is written): they are
+   * stored in the session's own statement, and only if the session is.
+   */
+  async function start(userId: string, amr: string[], authTime: Date, announce?: (sessionId: string) => Promise<void>): Promise<TokenPair> {
     const now = clock.now();
+    const id = randomUUID();
     const refreshToken = randomToken("rt");
+    const earlier = deps.takePendingWrites?.();
+    if (announce) await announce(id);
+    const announced = deps.takePendingWrites?.();
     const session = await sessions.create({
+      id,
       userId,
       amr,
       authTime,
@@ -81,6 +94,11 @@ export function createSessionService(deps: {
       expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
       refreshTokenHash: sha256(refreshToken),
       ...deps.origin(),
+      earlier,
+      announced,
+    }).catch(async (error: unknown) => {
+      await earlier?.restore();
+      throw error;
     });
     if (!session) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: userId });
     return pairFor(session, refreshToken);
