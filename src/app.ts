@@ -380,10 +380,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const secondStep = createSecondStepService({
     mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
-  const securityState = createSecurityStateReader({
-    mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources,
-    pairedApps: async (userId) => (await repositories.pushAuthenticators.listForUser(userId, clock.now())).map(toView),
-  });
+  const securityState = createSecurityStateReader({ mfa: repositories.mfa, clock, toAppView: toView });
   const pushSettings = { publicUrl: config.ISSUER, serviceName: config.SERVICE_NAME };
   const pairing = createPairingService({
     authenticators: repositories.pushAuthenticators, mfa: repositories.mfa, transaction, enrollment, challenges, startSession: secondStep.authenticated,
@@ -426,9 +423,15 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   registerAccountRoutes(app, {
     accounts,
     guards,
-    me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
+    me: {
+      schemaProperties: { security: SecurityStateSchema },
+      load: async (userId) => {
+        const found = await securityState.profile(userId);
+        return found && { user: found.user, parts: { security: found.security } };
+      },
+    },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee, transport });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, findEnrollee: challenges.findEnrollee, transport });
   registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey, transport });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, { guards, companies });

@@ -277,15 +277,81 @@ export function createMfaRepository(prisma: Db) {
       await prisma.secondFactorThrottle.deleteMany({ where: { userId } });
     },
 
-    /** What GET /v1/me and support tools show of the person's factors. */
-    async factorSummary(userId: string) {
-      const [factor, recoveryCodesRemaining] = await Promise.all([
-        prisma.totpFactor.findUnique({ where: { userId_status: { userId, status: "active" } }, select: { confirmedAt: true, disabledAt: true, driftStreak: true } }),
-        prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
-      ]);
-      return { factor, recoveryCodesRemaining };
+    /**
+     * The person and everything GET /v1/me and support tools show of their
+     * second factors, in one round trip (JSON aggregation): the active factor,
+     * unused recovery codes, live trusted devices, the company mandates that
+     * reach them (as member, or as assignee on a client of their office) and
+     * their paired apps (active, or awaiting confirmation). Null: no such person.
+     */
+    async securitySnapshot(userId: string, now: Date): Promise<SecuritySnapshotRow | null> {
+      const rows = await prisma.$queryRaw<RawSnapshot[]>`
+        SELECT u.id, u.email, u.name, u.created_at,
+          (SELECT json_build_object('confirmedAt', f.confirmed_at, 'disabledAt', f.disabled_at, 'driftStreak', f.drift_streak)
+             FROM totp_factors f WHERE f.user_id = u.id AND f.status = 'active') AS factor,
+          (SELECT count(*)::int FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL) AS recovery_codes,
+          (SELECT count(*)::int FROM trusted_devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL AND d.expires_at > ${now}) AS trusted_devices,
+          (SELECT coalesce(json_agg(json_build_object('companyId', x.id, 'companyName', x.name, 'via', x.via) ORDER BY x.via_order, x.created_at), '[]'::json)
+             FROM (
+               SELECT c.id, c.name, 'membership' AS via, 0 AS via_order, m.created_at
+                 FROM memberships m JOIN companies c ON c.id = m.company_id WHERE m.user_id = u.id AND c.mandatory_two_factor
+               UNION ALL
+               SELECT c.id, c.name, 'assignment', 1, a.created_at
+                 FROM assignments a JOIN companies c ON c.id = a.client_id WHERE a.user_id = u.id AND c.mandatory_two_factor
+             ) x) AS mandates,
+          (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name, 'status', p.status, 'algorithm', p.algorithm,
+                    'createdAt', p.created_at, 'confirmedAt', p.confirmed_at, 'lastUsedAt', p.last_used_at) ORDER BY p.created_at), '[]'::json)
+             FROM push_authenticators p
+             WHERE p.user_id = u.id AND (p.status = 'active' OR (p.status = 'completed' AND p.pairing_expires_at > ${now}))) AS push_apps
+        FROM users u WHERE u.id = ${userId}::uuid`;
+      const row = rows[0];
+      if (!row) return null;
+      const date = (value: string | Date | null) => (value === null ? null : new Date(value));
+      return {
+        user: { id: row.id, email: row.email, name: row.name, createdAt: new Date(row.created_at) },
+        factor: row.factor ? { confirmedAt: date(row.factor.confirmedAt), disabledAt: date(row.factor.disabledAt), driftStreak: Number(row.factor.driftStreak) } : null,
+        recoveryCodesRemaining: Number(row.recovery_codes),
+        trustedDevices: Number(row.trusted_devices),
+        mandates: row.mandates,
+        pushApps: row.push_apps.map((p) => ({
+          id: p.id, name: p.name, status: p.status as PushAppRow["status"], algorithm: p.algorithm as PushAppRow["algorithm"],
+          createdAt: new Date(p.createdAt), confirmedAt: date(p.confirmedAt), lastUsedAt: date(p.lastUsedAt),
+        })),
+      };
     },
   };
+}
+
+/** A paired app as the snapshot reads it (push/pairing.ts toView turns it into its view). */
+export interface PushAppRow {
+  id: string;
+  name: string | null;
+  status: "pairing" | "completed" | "active";
+  algorithm: "ES256" | "EdDSA" | null;
+  createdAt: Date;
+  confirmedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export interface SecuritySnapshotRow {
+  user: { id: string; email: string; name: string; createdAt: Date };
+  factor: { confirmedAt: Date | null; disabledAt: Date | null; driftStreak: number } | null;
+  recoveryCodesRemaining: number;
+  trustedDevices: number;
+  mandates: { companyId: string; companyName: string; via: "membership" | "assignment" }[];
+  pushApps: PushAppRow[];
+}
+
+interface RawSnapshot {
+  id: string;
+  email: string;
+  name: string;
+  created_at: Date;
+  factor: { confirmedAt: string | null; disabledAt: string | null; driftStreak: number } | null;
+  recovery_codes: number;
+  trusted_devices: number;
+  mandates: SecuritySnapshotRow["mandates"];
+  push_apps: { id: string; name: string | null; status: string; algorithm: string | null; createdAt: string; confirmedAt: string | null; lastUsedAt: string | null }[];
 }
 
 export type MfaRepository = ReturnType<typeof createMfaRepository>;

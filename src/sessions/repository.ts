@@ -76,6 +76,25 @@ export function createSessionRepository(prisma: Db) {
       return prisma.session.findUnique({ where: { id }, select: sessionFields });
     },
 
+    /**
+     * Introspection's one round trip: the caller's service client (by its key's
+     * hash) and the token's session, each null when absent. The client is judged
+     * before anything is answered (the route); reading the session first reveals nothing.
+     */
+    async findForIntrospection(clientSecretHash: string, sessionId: string | null) {
+      const rows = await prisma.$queryRaw<(Partial<SessionRow> & { client_id: string | null; client_name: string; client_scopes: string[]; client_revoked_at: Date | null })[]>`
+        SELECT c.id AS client_id, c.name AS client_name, c.scopes AS client_scopes, c.revoked_at AS client_revoked_at,
+               s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at
+        FROM (SELECT 1) AS one
+          LEFT JOIN service_clients c ON c.secret_hash = ${clientSecretHash}
+          LEFT JOIN sessions s ON s.id = ${sessionId}::uuid`;
+      const row = rows[0]!;
+      return {
+        client: row.client_id ? { id: row.client_id, name: row.client_name, scopes: row.client_scopes, revokedAt: row.client_revoked_at ? new Date(row.client_revoked_at) : null } : null,
+        session: row.id ? toSession(row as SessionRow) : null,
+      };
+    },
+
     findRefreshToken(tokenHash: string) {
       return prisma.refreshToken.findUnique({
         where: { tokenHash },

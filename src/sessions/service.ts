@@ -9,6 +9,8 @@ import { randomToken, sha256 } from "../lib/identifiers.ts";
 import type { AccessTokens, AccessClaims } from "./access-tokens.ts";
 import type { SessionRecord, SessionRepository } from "./repository.ts";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface SessionSettings {
   idleTimeoutSeconds: number;
   absoluteTimeoutSeconds: number;
@@ -168,14 +170,31 @@ export function createSessionService(deps: {
     return rows.filter((row) => row.id !== principal.sessionId).length;
   }
 
+  /** The principal of verified claims whose session is live (SJ-07): the session exists, is the token's user's, and has not ended. */
+  function principalOf(claims: NonNullable<Awaited<ReturnType<AccessTokens["read"]>>>, session: SessionRecord | null): AuthenticatedToken | null {
+    if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
+    const principal = { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
+    return { principal, payload: claims.payload };
+  }
+
   /** Verifies an access token and that its session has not been ended (SJ-07). */
   async function verifyAccessToken(token: string): Promise<AuthenticatedToken | null> {
     const claims = await accessTokens.read(token);
     if (!claims) return null;
-    const session = await sessions.findById(claims.sessionId);
-    if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
-    const principal = { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
-    return { principal, payload: claims.payload };
+    return principalOf(claims, await sessions.findById(claims.sessionId));
+  }
+
+  /**
+   * Introspection of an access token in one round trip: the caller's client
+   * row (by its key's hash, for the route to judge) read with the token's
+   * session. Always checked against the database, never a cache, so a logout
+   * or revocation is seen by every instance at once.
+   */
+  async function introspectAccessTokenFor(clientSecretHash: string, token: string) {
+    const claims = await accessTokens.read(token);
+    const sessionId = claims && UUID.test(claims.sessionId) ? claims.sessionId : null;
+    const found = await sessions.findForIntrospection(clientSecretHash, sessionId);
+    return { clientRow: found.client, access: claims && sessionId ? principalOf(claims, found.session) : null };
   }
 
   async function authenticate(token: string): Promise<Principal | null> {
@@ -188,6 +207,7 @@ export function createSessionService(deps: {
     authenticate,
     /** The claims of an access token with its session checked, for introspection. */
     introspectAccessToken: verifyAccessToken,
+    introspectAccessTokenFor,
     list,
     endOne,
     endOthers,
