@@ -84,10 +84,12 @@ t.test("the MFA challenge is consumed once: racing a TOTP code and a recovery co
   for (let round = 0; round < 3; round++) {
     const token = await mfaToken(instanceA, user.email);
     const sessionsBefore = await sessionsOf(user.id);
-    // Both codes are right: only the challenge's single use decides, on either instance.
-    const [totp, recovery] = await Promise.all([
-      verify(instanceA, { mfaToken: token, method: "totp", code: totpAt(user.secret, clock.now()) }),
+    // Both codes are right: only the challenge's single use decides, on either
+    // instance. The recovery code goes first: its check (argon2 over the unused
+    // codes) is slow, so the TOTP step passes while it runs and both reach the consume.
+    const [recovery, totp] = await Promise.all([
       verify(instanceB, { mfaToken: token, method: "recovery_code", code: user.recoveryCodes[round]! }),
+      verify(instanceA, { mfaToken: token, method: "totp", code: totpAt(user.secret, clock.now()) }),
     ]);
     const answers = [totp, recovery];
     t.equal(answers.filter((res) => res.statusCode === 200).length, 1, `round ${round}: one of the two signs in`);
