@@ -35,6 +35,7 @@ import { createSessionService } from "./sessions/service.ts";
 import { registerSessionRoutes } from "./sessions/routes.ts";
 import { registerCookieTransport, SESSION_TRANSPORT_HEADER } from "./sessions/cookie-transport.ts";
 import { registerCors } from "./http/cors.ts";
+import { registerCallerSignal } from "./http/caller-signal.ts";
 import { createSignInService } from "./sign-in/service.ts";
 import { registerSignInRoutes } from "./sign-in/routes.ts";
 import { createClientRepository } from "./clients/repository.ts";
@@ -225,7 +226,7 @@ function wireEvents(
 }
 
 /** Signing keys, the password hasher and the secret box. */
-async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial) {
+async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial, callerSignal: () => AbortSignal | undefined) {
   const keys = await createKeyRing(keyMaterial.signingKeys, {
     // Retired public keys stay published until every token they signed expired (checklist SJ-04).
     retentionSeconds: {
@@ -235,7 +236,7 @@ async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial
   }, clock);
   const hasher = createPasswordHasher(
     { memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM },
-    config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {},
+    { ...(config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {}), maxQueue: config.ARGON2_MAX_QUEUE, callerSignal },
   );
   // Computes the dummy hash now, so the first unknown-email sign-in costs no more than the others.
   await hasher.verifyDummy("warm-up");
@@ -290,7 +291,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
-  const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial);
+  const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial, registerCallerSignal(app));
   const { counters, ping: pingCounters } = createCounterStore(config, database, app);
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
