@@ -85,23 +85,27 @@ export function createSessionService(deps: {
     const id = randomUUID();
     const refreshToken = randomToken("rt");
     const earlier = deps.takePendingWrites?.();
-    if (announce) await announce(id);
-    const announced = deps.takePendingWrites?.();
-    const session = await sessions.create({
-      id,
-      userId,
-      amr,
-      authTime,
-      now,
-      expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
-      refreshTokenHash: sha256(refreshToken),
-      ...deps.origin(),
-      earlier,
-      announced,
-    }).catch(async (error: unknown) => {
+    let session: SessionRecord | null;
+    try {
+      if (announce) await announce(id);
+      const announced = deps.takePendingWrites?.();
+      session = await sessions.create({
+        id,
+        userId,
+        amr,
+        authTime,
+        now,
+        expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
+        refreshTokenHash: sha256(refreshToken),
+        ...deps.origin(),
+        earlier,
+        announced,
+      });
+    } catch (error) {
+      // Nothing was stored: the rows recorded before this sign-in go back to the request's batch.
       await earlier?.restore();
       throw error;
-    });
+    }
     if (!session) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: userId });
     return pairFor(session, refreshToken);
   }
