@@ -209,8 +209,7 @@ export function createSessionService(deps: {
     start,
     refresh,
     authenticate,
-    /** The claims of an access token with its session checked, for introspection. */
-    introspectAccessToken: verifyAccessToken,
+    /** The claims of an access token with its session checked, and the caller's client row, for introspection (one round trip). */
     introspectAccessTokenFor,
     list,
     endOne,
