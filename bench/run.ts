@@ -207,7 +207,7 @@ function table(report: Report): string {
   const lines = [
     `Run ${report.machine.startedAt}, ${report.machine.cpus}, Node ${process.version}; /proc/loadavg at start ${report.machine.loadStart}, at end ${report.machine.loadEnd}.`,
     `Database ${options.database}; autocannon on loopback, ${options.connections} connections; ${options.runs} × ${options.seconds} s per row (median by ok/s) after ${options.warmup} s warm-up.`,
-    "", "| ceiling | per s | p50 ms | p99 ms | server main thread busy |", "|---|---:|---:|---:|---:|",
+    ...(c.argon2 || c.json ? ["", "| ceiling | per s | p50 ms | p99 ms | server main thread busy |", "|---|---:|---:|---:|---:|"] : []),
     ...([["raw argon2id verify (service parameters, one per core)", c.argon2], ["bare Fastify JSON route", c.json], [`bare Fastify route, one ${options.database === "pglite" ? "PGlite" : "PostgreSQL"} query (service's Prisma adapter)`, c.query]] as const)
       .filter(([, r]) => r).map(([name, r]) => `| ${name} | ${round(r!.okPerSecond)} | ${round(r!.p50Ms)} | ${round(r!.p99Ms)} | ${name.startsWith("raw") ? "" : `${Math.round(r!.mainThreadBusy * 100)} %`} |`),
     ...(c.queryServer ? ["", `One query alone, on the ceiling server: ${JSON.stringify(c.queryServer.bareQuery)} (wall and main-thread CPU per query); event-loop delay during the query load: ${JSON.stringify(c.queryServer.eventLoopDelayMs)}.`] : []),

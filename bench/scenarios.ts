@@ -37,46 +37,58 @@ const STEP_MS = 30_000;
 /** A code for T − 1 is sent only while this much of step T is left, so it is still acceptable when the server reads it. */
 const STEP_MARGIN_MS = 5_000;
 
+export interface SecondStepPick { mfaToken: string; code: string; step: number; done(): void }
+
 /**
- * The second step with TOTP, every answer a session. Each request needs a live MFA token (seeded)
- * and a code for a step the user has not used yet: the server accepts steps T − 1..T + 1 above the
- * last one it accepted, so each user's steps go up by one per request, one request at a time.
+ * The order of (MFA token, code) pairs. The server accepts a user's code for steps T − 1..T + 1
+ * above the last step it accepted, and each MFA token once; so a user's steps rise by one per
+ * request, a user has at most one request on the wire (a later step could overtake an earlier one),
+ * and users take turns. Null when no user has a token and an acceptable step left now.
  */
+export function secondStepOrder(seeded: readonly { secret: string; tokens: string[] }[], now: () => number = Date.now) {
+  const users: MfaUser[] = seeded.map((u) => ({ ...u, next: 0, nextStep: Number.NEGATIVE_INFINITY, inFlight: false }));
+  let at = 0;
+  return {
+    next(): SecondStepPick | null {
+      const time = now();
+      const step = Math.floor(time / STEP_MS);
+      const lowest = (step + 1) * STEP_MS - time >= STEP_MARGIN_MS ? step - 1 : step;
+      for (let tries = 0; tries < users.length; tries++) {
+        const user = users[at]!;
+        at = (at + 1) % users.length;
+        const chosen = Math.max(user.nextStep, lowest);
+        if (user.inFlight || user.next >= user.tokens.length || chosen > step + 1) continue;
+        user.nextStep = chosen + 1;
+        user.inFlight = true;
+        return { mfaToken: user.tokens[user.next++]!, code: totpAt(user.secret, new Date(chosen * STEP_MS)), step: chosen, done: () => { user.inFlight = false; } };
+      }
+      return null;
+    },
+    unused: () => users.reduce((n, u) => n + u.tokens.length - u.next, 0),
+  };
+}
+
+/** The second step with TOTP, every answer a session, from the seeded MFA tokens. */
 const secondStep: Scenario = {
   name: "mfa-verify",
   ceiling: "query",
   load(target) {
-    const users: MfaUser[] = target.seeded.mfa.map((u) => ({ ...u, next: 0, nextStep: Number.NEGATIVE_INFINITY, inFlight: false }));
-    let at = 0;
+    const order = secondStepOrder(target.seeded.mfa);
     let dry = 0;
-    const pick = (): MfaUser | null => {
-      const now = Date.now();
-      const step = Math.floor(now / STEP_MS);
-      const lowest = (step + 1) * STEP_MS - now >= STEP_MARGIN_MS ? step - 1 : step;
-      for (let tries = 0; tries < users.length; tries++) {
-        const user = users[at]!;
-        at = (at + 1) % users.length;
-        if (user.inFlight || user.next >= user.tokens.length || Math.max(user.nextStep, lowest) > step + 1) continue;
-        user.nextStep = Math.max(user.nextStep, lowest) + 1;
-        return user;
-      }
-      return null;
-    };
     return {
       method: "POST", path: "/v1/auth/mfa/verify", headers: JSON_HEADERS,
       next(context) {
-        const user = pick();
-        context.user = user;
-        if (!user) { dry++; return { body: JSON.stringify({ mfaToken: "mfa_pool_ran_dry", method: "totp", code: "000000" }) }; }
-        user.inFlight = true;
-        return { body: JSON.stringify({ mfaToken: user.tokens[user.next++], method: "totp", code: totpAt(user.secret, new Date((user.nextStep - 1) * STEP_MS)) }) };
+        const pick = order.next();
+        context.pick = pick;
+        if (!pick) dry++;
+        return { body: JSON.stringify(pick ? { mfaToken: pick.mfaToken, method: "totp", code: pick.code } : { mfaToken: "mfa_pool_ran_dry", method: "totp", code: "000000" }) };
       },
-      onResponse: (_status, _body, context) => { if (context.user) (context.user as MfaUser).inFlight = false; },
+      onResponse: (_status, _body, context) => (context.pick as SecondStepPick | null)?.done(),
       ok: (b) => b.includes('"status":"authenticated"'),
-      notes: () => {
-        const left = users.reduce((n, u) => n + u.tokens.length - u.next, 0);
-        return [`${users.length} users with TOTP, ${left} MFA tokens unused`, ...(dry > 0 ? [`LOUD: the token pool ran dry ${dry} times (those requests failed): seed more with --mfa-users`] : [])];
-      },
+      notes: () => [
+        `${target.seeded.mfa.length} users with TOTP, ${order.unused()} MFA tokens unused`,
+        ...(dry > 0 ? [`LOUD: the token pool ran dry ${dry} times (those requests failed): seed more with --mfa-users`] : []),
+      ],
     };
   },
 };
