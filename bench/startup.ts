@@ -11,9 +11,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { cpuSecondsOf, freePort, memoryOf, RssSampler, sleep } from "./system.ts";
-import { childEnvironment } from "./server.ts";
-import { createUsers } from "./seed.ts";
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { childEnvironment, freePort, rssKiB, sleep, watch } from "./procs.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -35,7 +35,7 @@ async function startTimed(entry: string[], dataDir: string, env: Record<string, 
   const readyMs = Math.round(performance.now() - started);
   // CPU time to ready (all threads): what the start costs whatever else the machine runs;
   // on an idle machine the wall time is close to it (start-up is mostly one thread).
-  const cpuMs = Math.round((cpuSecondsOf(child.pid!) ?? 0) * 1000);
+  const cpuMs = Math.round(cpuSecondsOf(child.pid!) * 1000);
   return {
     readyMs,
     cpuMs,
@@ -47,6 +47,25 @@ async function startTimed(entry: string[], dataDir: string, env: Record<string, 
       await exited;
     },
   };
+}
+
+/** utime + stime of every thread of the process, in seconds (USER_HZ is 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/** VmHWM, the peak resident set of the process's life, in KiB. */
+const hwmKiB = (pid: number) => Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+
+async function createUsers(baseUrl: string, apiKey: string, count: number) {
+  const users = Array.from({ length: count }, (_, i) => ({ email: `startup-${randomBytes(4).toString("hex")}-${i}@example.com`, password: `startup ${i} ${randomBytes(9).toString("base64url")} staple` }));
+  for (const user of users) {
+    const res = await fetch(`${baseUrl}/v1/users`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": apiKey }, body: JSON.stringify({ ...user, name: "Startup Person" }) });
+    if (res.status !== 201) throw new Error(`POST /v1/users → ${res.status} ${await res.text()}`);
+  }
+  return users;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -82,11 +101,10 @@ async function main() {
     // Loopback is one client address: lift the per-address sign-in limit for the load (the default argon2 cost stays).
     const server = await startTimed(["dist/server.js"], dataDir, { LOGIN_RATE_PER_IP: "1000000" });
     await sleep(5_000);
-    const idle = memoryOf(server.pid).rssKiB;
-    const users = await createUsers(server.baseUrl, apiKey, 16, 4);
-    const sampler = new RssSampler(server.pid).start();
+    const idle = rssKiB(server.pid);
+    const users = await createUsers(server.baseUrl, apiKey, 16);
     let i = 0;
-    const result = await autocannon({
+    const { value: result, peakRssMiB } = await watch(server.pid, async () => autocannon({
       url: server.baseUrl,
       connections: 8,
       duration: 10,
@@ -96,9 +114,8 @@ async function main() {
         headers: { "content-type": "application/json" },
         setupRequest: (request) => ({ ...request, body: JSON.stringify(users[i++ % users.length]) }),
       }],
-    });
-    sampler.stop();
-    const afterLoad = memoryOf(server.pid);
+    }));
+    const peakHwm = hwmKiB(server.pid);
     await server.stop();
     const report = {
       machine: `${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
@@ -110,9 +127,9 @@ async function main() {
       tsxRestartMsMedian: median(tsx),
       tsxRestartCpuMsMedian: median(tsxCpu),
       rssIdleMiB: mib(idle),
-      rssPeakUnderLoginLoadMiB: mib(sampler.peakKiB),
-      vmHwmMiB: mib(afterLoad.hwmKiB),
-      logins: { requests: result.requests.total, perSecond: result.requests.average, non2xx: result.non2xx, errors: result.errors },
+      rssPeakUnderLoginLoadMiB: Math.round(peakRssMiB),
+      vmHwmMiB: mib(peakHwm),
+      logins: { statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])), errors: result.errors, timeouts: result.timeouts },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
