@@ -20,6 +20,7 @@ import { createLogger } from "./logging.ts";
 import type { App } from "./http/app-type.ts";
 import { createGuards } from "./http/guards.ts";
 import { ProblemSchema } from "./http/problem.ts";
+import { ref, registerComponents } from "./http/components.ts";
 import { registerProblemHandler } from "./plugins/problem-handler.ts";
 import { registerOpenApi } from "./plugins/openapi.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
@@ -51,6 +52,7 @@ import { createChallengeService } from "./mfa/challenges.ts";
 import { createSecondStepService } from "./mfa/second-step.ts";
 import { createSecurityStateReader } from "./mfa/security-state.ts";
 import { SecurityStateSchema } from "./mfa/schemas.ts";
+import { securityStateExample } from "./mfa/routes.ts";
 import { registerMfaRoutes } from "./mfa/routes.ts";
 import { createRequestContext } from "./audit/request-context.ts";
 import { createAuditRepository } from "./audit/repository.ts";
@@ -153,6 +155,7 @@ function registerHttpConventions(app: App, publicUrl: string) {
   // JSON only: Fastify would otherwise parse text/plain (checklist IV-04).
   app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
+  registerComponents(app);
   const https = publicUrl.startsWith("https://");
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -287,7 +290,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   await registerCors(app, { allowedOrigins, extraRequestHeaders: [SESSION_TRANSPORT_HEADER] });
   const problems = registerHttpConventions(app, config.ISSUER);
   const transport = await registerCookieTransport(app, { allowedOrigins, maxAgeSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS });
-  await registerOpenApi(app, config.ISSUER);
+  await registerOpenApi(app);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
   const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial);
@@ -425,7 +428,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   registerAccountRoutes(app, {
     accounts,
     guards,
-    me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
+    me: { schemaProperties: { security: ref(SecurityStateSchema) }, example: { security: securityStateExample }, load: async (userId) => ({ security: await securityState(userId) }) },
   });
   registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee, transport });
   registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey, transport });
