@@ -22,6 +22,7 @@ import { createGuards } from "./http/guards.ts";
 import { ProblemSchema } from "./http/problem.ts";
 import { ref, registerComponents } from "./http/components.ts";
 import { registerProblemHandler } from "./plugins/problem-handler.ts";
+import { observeProblems, type ProblemObserver } from "./plugins/problem-observer.ts";
 import { registerOpenApi } from "./plugins/openapi.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
 import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
@@ -89,6 +90,8 @@ export interface BuildOptions {
   database?: Database;
   /** Delivery of push challenges to phones; none by default (apps long-poll). */
   pushSender?: PushSender;
+  /** Told of every problem answer a route sends (the tests check each against the document). */
+  observeProblem?: ProblemObserver;
 }
 
 declare module "fastify" {
@@ -178,6 +181,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     options.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
   const app = createFastify(config, options.logStream);
   app.decorate("database", database);
+  if (options.observeProblem) observeProblems(app, options.observeProblem);
   if (!options.database) app.addHook("onClose", () => database.close());
   try {
     if (config.MIGRATE_ON_START) {
