@@ -11,6 +11,7 @@ import type { App } from "../http/app-type.ts";
 import { API_KEY_HEADER } from "../http/guards.ts";
 import { operationIdOf } from "../http/operation-ids.ts";
 import { withConventionalProblems } from "../http/problem.ts";
+import { componentSchemas } from "../http/components.ts";
 
 export const apiTags = [
   { name: "Sign-in", description: "Password and external sign-in, the second step, push approval" },
@@ -34,7 +35,20 @@ const RETRY_AFTER_HEADER = {
   "Retry-After": { type: "integer", minimum: 0, description: "Seconds to wait before retrying (RFC 9110 §10.2.3)" },
 };
 
-type RouteSchema = FastifySchema & { response?: Record<string, unknown>; operationId?: string };
+type RouteSchema = FastifySchema & { response?: Record<string, unknown>; operationId?: string; produces?: string[] };
+
+/**
+ * A response with named examples (http/components.ts withExamples) in the
+ * content form, where the examples belong: on the media type, beside the schema
+ * (a $ref schema would otherwise lose them).
+ */
+function withMediaExamples(entry: unknown, produces: string[]): unknown {
+  const { "x-examples": examples, ...schema } = entry as Record<string, unknown>;
+  if (examples === undefined || "content" in schema) return entry;
+  const named = typeof schema.$ref === "string" ? componentSchemas().find((s) => (s as { $id?: string }).$id === schema.$ref) : undefined;
+  const description = schema.description ?? (named as { description?: string } | undefined)?.description;
+  return { description, content: Object.fromEntries(produces.map((type) => [type, { schema, examples }])) };
+}
 
 /** The route schema as the document shows it; the route's own schema object is left untouched. */
 export function documentedSchema(method: string, url: string, schema: RouteSchema | undefined): RouteSchema | undefined {
@@ -43,7 +57,7 @@ export function documentedSchema(method: string, url: string, schema: RouteSchem
   const response: Record<string, unknown> = {};
   for (const [status, entry] of Object.entries(withConventionalProblems(method, schema))) {
     const headers = status === "429" || status === "503" ? { ...REQUEST_ID_HEADER, ...RETRY_AFTER_HEADER } : REQUEST_ID_HEADER;
-    response[status] = { ...(entry as object), headers };
+    response[status] = { ...(withMediaExamples(entry, schema.produces ?? ["application/json"]) as object), headers };
   }
   return { ...schema, ...(operationId ? { operationId } : {}), response };
 }

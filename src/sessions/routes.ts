@@ -1,7 +1,6 @@
 import { Type } from "typebox";
 import { problemResponsesFor } from "../http/problem.ts";
-import { ref, withExample, withExamples } from "../http/components.ts";
-import { AuthenticatedSchema, signInExamples } from "../sign-in/schemas.ts";
+import { withExample, withExamples } from "../http/components.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
 import { AppError } from "../errors.ts";
@@ -10,7 +9,7 @@ import type { FastifyRequest } from "fastify";
 import type { CookieTransport } from "./cookie-transport.ts";
 import type { AppGuards } from "./guards.ts";
 import {
-  EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema,
+  EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenAnswerRef,
 } from "./schemas.ts";
 import type { SessionService } from "./service.ts";
 
@@ -53,7 +52,9 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       security: [],
       body: RefreshBodySchema,
       response: {
-        200: withExample(ref(AuthenticatedSchema, { description: "A fresh token pair; the presented refresh token is spent" }), "A new token pair", signInExamples.authenticated.value),
+        200: withExample(TokenAnswerRef("A fresh token pair; the presented refresh token is spent"), "A new token pair", {
+          status: "authenticated", accessToken: "eyJhbGciOiJFZERTQSIsImtpZCI6ImFjY2Vzcy0xIiwidHlwIjoiYXQrand0In0.e30.c2ln", refreshToken: "rt_9Xk2-pQ7mN4vB1cZ8wLs0A", expiresIn: 600, tokenType: "Bearer",
+        }),
         ...problemResponsesFor("INVALID_REFRESH_TOKEN", "ACCOUNT_DISABLED", "UNAVAILABLE"),
       },
     },

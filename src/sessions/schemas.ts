@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { Type, type Static } from "typebox";
 
 /** The token pair of every answer that signs a person in. */
 export const TokenPairProperties = {
@@ -10,6 +10,21 @@ export const TokenPairProperties = {
   tokenType: Type.Literal("Bearer", { description: "Always Bearer" }),
 };
 
+
+/**
+ * The id of the token answer, the named schema every sign-in answers with. It is
+ * defined by the sign-in feature (sign-in/schemas.ts, which builds it from the
+ * properties above); the refresh route, here below it, refers to it by this id.
+ */
+export const TOKEN_ANSWER_ID = "TokenAnswer";
+
+const TokenPairSchema = Type.Object(
+  { status: Type.Literal("authenticated", { description: "Always authenticated" }), ...TokenPairProperties },
+  { additionalProperties: false },
+);
+
+/** A reference to the token answer, typed as the part a refresh fills in. */
+export const TokenAnswerRef = (description: string) => Type.Unsafe<Static<typeof TokenPairSchema>>(Type.Ref(TOKEN_ANSWER_ID, { description }));
 
 export const RefreshBodySchema = Type.Object(
   { refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token; required unless in cookie mode, where it must be absent" })) },

@@ -1,7 +1,7 @@
 import { Type, type Static } from "typebox";
 import { EmailSchema, PasswordSchema } from "../accounts/schemas.ts";
 import { RequirementSourceSchema } from "../companies/schemas.ts";
-import { TokenPairProperties } from "../sessions/schemas.ts";
+import { TOKEN_ANSWER_ID, TokenPairProperties } from "../sessions/schemas.ts";
 import { SecondFactorMethodSchema as MethodSchema } from "../lib/second-factors.ts";
 import { component, outcomes, ref } from "../http/components.ts";
 
@@ -52,7 +52,7 @@ export const EnrollmentGraceSchema = component("EnrollmentGrace", Type.Object(
  * The token answer: every route that signs a person in (password, external,
  * second step, push, enrollment) answers with this one shape.
  */
-export const AuthenticatedSchema = component("TokenAnswer", Type.Object(
+export const AuthenticatedSchema = component(TOKEN_ANSWER_ID, Type.Object(
   {
     status: Type.Literal("authenticated", { description: "Signed in; the tokens are ready" }),
     ...TokenPairProperties,

@@ -2,8 +2,8 @@
 // every problem answer any test received from a route (test/helpers/app.ts
 // records them) must have a status and code that the OpenAPI document declares
 // for that operation. A code the service sends but the document leaves out is a
-// contract a generated client cannot handle. Also runnable alone, over the
-// observations the last run left: `npx tsx test/contract/observed-problems.ts`.
+// contract a generated client cannot handle. Also runnable alone, over every
+// run's observations left on disk: `npx tsx test/contract/observed-problems.ts --all`.
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { OPENAPI_PATH } from "../../scripts/openapi-document.ts";
@@ -44,7 +44,7 @@ export function undeclared(document: Json, observations: ProblemObservation[]): 
 }
 
 const document = JSON.parse(readFileSync(OPENAPI_PATH, "utf8")) as Json;
-const observations = readObservations();
+const observations = readObservations({ allRuns: process.argv.includes("--all") });
 
 t.test("every problem the tests received from a route is declared for that operation, with its status and code", async (t) => {
   const gaps = undeclared(document, observations);
