@@ -17,8 +17,8 @@ import {
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
 
-/** Who may start or change an authenticator, and why not (the enrollment rule). */
-const ENROLLER = ["UNAUTHENTICATED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
+/** Who may start or change an authenticator, and why not (the enrollment rule; an enrollment token has its attempts). */
+const ENROLLER = ["UNAUTHENTICATED", "MFA_TOKEN_EXHAUSTED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
 const SERVICE_CLIENT = ["INVALID_CLIENT", "INSUFFICIENT_SCOPE"] as const;
 const EXAMPLE_RECOVERY_CODE = "K7QX-2M9D-PL4W-8HTE";
 
@@ -128,7 +128,7 @@ export function registerMfaRoutes(app: App, deps: {
       body: ConfirmBodySchema,
       response: {
         200: withExample(RecoveryCodesSchema, "The new recovery code", { recoveryCodes: [EXAMPLE_RECOVERY_CODE] }),
-        ...problemResponsesFor("UNAUTHENTICATED", "SECOND_FACTOR_REQUIRED", "REAUTHENTICATION_REQUIRED", "INVALID_CODE", "TOTP_NOT_ENROLLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+        ...problemResponsesFor("UNAUTHENTICATED", "SECOND_FACTOR_REQUIRED", "REAUTHENTICATION_REQUIRED", "PASSWORD_SIGN_IN_REQUIRED", "INVALID_CODE", "TOTP_NOT_ENROLLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
       },
     },
   }, async (request) => enrollment.regenerateRecoveryCodes(guards.principalOf(request), request.body.code, request.log));

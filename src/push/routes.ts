@@ -23,8 +23,8 @@ import {
 
 export const appSignatureSecurity = [{ appSignature: [] }];
 
-/** Who may start or confirm a pairing, and why not (the enrollment rule). */
-const ENROLLER = ["UNAUTHENTICATED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
+/** Who may start or confirm a pairing, and why not (the enrollment rule; an enrollment token has its attempts). */
+const ENROLLER = ["UNAUTHENTICATED", "MFA_TOKEN_EXHAUSTED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
 
 export function registerPushRoutes(app: App, deps: {
   guards: AppGuards;

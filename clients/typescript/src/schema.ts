@@ -3500,7 +3500,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: UNAUTHENTICATED */
+            /** @description Not authenticated: MFA_TOKEN_EXHAUSTED, UNAUTHENTICATED */
             401: {
                 headers: {
                     /** @description This request's id: the problem's `instance` and the log's reqId */
@@ -3513,7 +3513,7 @@ export interface operations {
                          * @description The codes this operation answers with this status
                          * @enum {string}
                          */
-                        code: "UNAUTHENTICATED";
+                        code: "MFA_TOKEN_EXHAUSTED" | "UNAUTHENTICATED";
                     };
                 };
             };
@@ -3861,7 +3861,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: UNAUTHENTICATED */
+            /** @description Not authenticated: MFA_TOKEN_EXHAUSTED, UNAUTHENTICATED */
             401: {
                 headers: {
                     /** @description This request's id: the problem's `instance` and the log's reqId */
@@ -3874,7 +3874,7 @@ export interface operations {
                          * @description The codes this operation answers with this status
                          * @enum {string}
                          */
-                        code: "UNAUTHENTICATED";
+                        code: "MFA_TOKEN_EXHAUSTED" | "UNAUTHENTICATED";
                     };
                 };
             };
@@ -4055,7 +4055,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not allowed: ORIGIN_NOT_ALLOWED, REAUTHENTICATION_REQUIRED, SECOND_FACTOR_REQUIRED */
+            /** @description Not allowed: ORIGIN_NOT_ALLOWED, PASSWORD_SIGN_IN_REQUIRED, REAUTHENTICATION_REQUIRED, SECOND_FACTOR_REQUIRED */
             403: {
                 headers: {
                     /** @description This request's id: the problem's `instance` and the log's reqId */
@@ -4068,7 +4068,7 @@ export interface operations {
                          * @description The codes this operation answers with this status
                          * @enum {string}
                          */
-                        code: "ORIGIN_NOT_ALLOWED" | "REAUTHENTICATION_REQUIRED" | "SECOND_FACTOR_REQUIRED";
+                        code: "ORIGIN_NOT_ALLOWED" | "PASSWORD_SIGN_IN_REQUIRED" | "REAUTHENTICATION_REQUIRED" | "SECOND_FACTOR_REQUIRED";
                     };
                 };
             };
@@ -5106,7 +5106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: UNAUTHENTICATED */
+            /** @description Not authenticated: MFA_TOKEN_EXHAUSTED, UNAUTHENTICATED */
             401: {
                 headers: {
                     /** @description This request's id: the problem's `instance` and the log's reqId */
@@ -5119,7 +5119,7 @@ export interface operations {
                          * @description The codes this operation answers with this status
                          * @enum {string}
                          */
-                        code: "UNAUTHENTICATED";
+                        code: "MFA_TOKEN_EXHAUSTED" | "UNAUTHENTICATED";
                     };
                 };
             };
@@ -5260,7 +5260,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: UNAUTHENTICATED */
+            /** @description Not authenticated: MFA_TOKEN_EXHAUSTED, UNAUTHENTICATED */
             401: {
                 headers: {
                     /** @description This request's id: the problem's `instance` and the log's reqId */
@@ -5273,7 +5273,7 @@ export interface operations {
                          * @description The codes this operation answers with this status
                          * @enum {string}
                          */
-                        code: "UNAUTHENTICATED";
+                        code: "MFA_TOKEN_EXHAUSTED" | "UNAUTHENTICATED";
                     };
                 };
             };
