@@ -21,7 +21,8 @@ export interface MeExtensions {
   schemaProperties: Record<string, TSchema>;
   /** Their part of the documented example answer. */
   example?: Record<string, unknown>;
-  load(userId: string): Promise<Record<string, unknown>>;
+  /** The person and those parts, read together (one round trip); null when the person is gone. */
+  load(userId: string): Promise<{ user: UserRecord; parts: Record<string, unknown> } | null>;
 }
 
 export function registerAccountRoutes(app: App, deps: { accounts: AccountsService; guards: AppGuards; me?: MeExtensions }) {
@@ -92,9 +93,14 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
     },
   }, async (request) => {
     const { userId } = guards.principalOf(request);
+    if (deps.me) {
+      const found = await deps.me.load(userId);
+      if (!found) throw new AppError("UNAUTHENTICATED");
+      return { ...toUserView(found.user), ...found.parts };
+    }
     const user = await accounts.findUser(userId);
     if (!user) throw new AppError("UNAUTHENTICATED");
-    return { ...toUserView(user), ...(deps.me ? await deps.me.load(userId) : {}) };
+    return toUserView(user);
   });
 
   app.post("/v1/me/password", {

@@ -2,6 +2,7 @@
 // company, client address, user agent and request id (ASVS 16.2.1, 16.3.x).
 // Callers pass only non-secret details; nothing here ever receives a code,
 // token or password.
+import type { PendingWrites } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { AuditFilter, AuditRepository, AuditRow } from "./repository.ts";
 import type { RequestContextReader } from "./request-context.ts";
@@ -76,6 +77,21 @@ export function createAuditLog(deps: {
     await events.append(pending as AuditRow[]);
   }
 
+  /**
+   * The seam a hot path writes through: takes the request's pending rows out
+   * of its batch, as statements for that path's own write (sessions/repository
+   * create), so they cost no round trip of their own. `restore` hands them back
+   * to the batch (the flush at onSend then writes them) if that write failed.
+   */
+  function takePendingWrites(): PendingWrites {
+    const ctx = context.current();
+    const rows = (ctx.pendingAudit?.splice(0) ?? []) as AuditRow[];
+    return {
+      statements: (when) => (rows.length > 0 ? [events.appendStatement(rows, when)] : []),
+      restore: async () => { if (ctx.pendingAudit) ctx.pendingAudit.unshift(...rows); else await events.append(rows); },
+    };
+  }
+
   /** Newest first, keyset-paged (stable under concurrent appends). */
   async function list(scope: AuditFilter, query: AuditQuery) {
     const rows = await events.page([
@@ -90,6 +106,7 @@ export function createAuditLog(deps: {
   return {
     record,
     flush,
+    takePendingWrites,
     listForUser: (userId: string, query: AuditQuery) => list({ subjectUserId: userId }, query),
     /**
      * A company's own events, its members' personal events (sign-ins, factors:

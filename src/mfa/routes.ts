@@ -41,7 +41,6 @@ export function registerMfaRoutes(app: App, deps: {
   enrollment: EnrollmentService;
   secondStep: SecondStepService;
   securityState: SecurityStateReader;
-  userExists: (id: string) => Promise<boolean>;
   /** The enrollee an enrollment token names, or null (MFA challenges). */
   findEnrollee: (token: string) => Promise<Enrollee | null>;
   /** Cookie mode: where a session's refresh token goes. */
@@ -202,7 +201,8 @@ export function registerMfaRoutes(app: App, deps: {
       response: { 200: withExample(ref(SecurityStateSchema), "Two-step verification on, mandated by a company", securityStateExample), ...problemResponsesFor(...SERVICE_CLIENT, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request) => {
-    if (!(await deps.userExists(request.params.id))) throw new AppError("NOT_FOUND");
-    return deps.securityState(request.params.id);
+    const state = await deps.securityState.securityState(request.params.id);
+    if (!state) throw new AppError("NOT_FOUND");
+    return state;
   });
 }
