@@ -21,6 +21,8 @@ import type { App } from "./http/app-type.ts";
 import { createGuards } from "./http/guards.ts";
 import { ProblemSchema } from "./http/problem.ts";
 import { frameworkErrorHandler, registerProblemHandler } from "./plugins/problem-handler.ts";
+import { ref, registerComponents } from "./http/components.ts";
+import { observeProblems, type ProblemObserver } from "./plugins/problem-observer.ts";
 import { registerOpenApi } from "./plugins/openapi.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
 import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
@@ -52,6 +54,7 @@ import { createChallengeService } from "./mfa/challenges.ts";
 import { createSecondStepService } from "./mfa/second-step.ts";
 import { createSecurityStateReader } from "./mfa/security-state.ts";
 import { SecurityStateSchema } from "./mfa/schemas.ts";
+import { securityStateExample } from "./mfa/routes.ts";
 import { registerMfaRoutes } from "./mfa/routes.ts";
 import { createRequestContext } from "./audit/request-context.ts";
 import { createAuditRepository } from "./audit/repository.ts";
@@ -88,6 +91,8 @@ export interface BuildOptions {
   database?: Database;
   /** Delivery of push challenges to phones; none by default (apps long-poll). */
   pushSender?: PushSender;
+  /** Told of every problem answer a route sends (the tests check each against the document). */
+  observeProblem?: ProblemObserver;
 }
 
 declare module "fastify" {
@@ -155,6 +160,7 @@ function registerHttpConventions(app: App, publicUrl: string) {
   // JSON only: Fastify would otherwise parse text/plain (checklist IV-04).
   app.removeContentTypeParser("text/plain");
   app.addSchema(ProblemSchema);
+  registerComponents(app);
   const https = publicUrl.startsWith("https://");
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -177,6 +183,7 @@ export async function buildApp(options: BuildOptions): Promise<App> {
     options.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE }));
   const app = createFastify(config, options.logStream);
   app.decorate("database", database);
+  if (options.observeProblem) observeProblems(app, options.observeProblem);
   if (!options.database) app.addHook("onClose", () => database.close());
   try {
     if (config.MIGRATE_ON_START) {
@@ -289,7 +296,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   await registerCors(app, { allowedOrigins, extraRequestHeaders: [SESSION_TRANSPORT_HEADER] });
   const problems = registerHttpConventions(app, config.ISSUER);
   const transport = await registerCookieTransport(app, { allowedOrigins, maxAgeSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS });
-  await registerOpenApi(app, config.ISSUER);
+  await registerOpenApi(app);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
   const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
   const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial, registerCallerSignal(app));
@@ -426,7 +433,8 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     accounts,
     guards,
     me: {
-      schemaProperties: { security: SecurityStateSchema },
+      schemaProperties: { security: ref(SecurityStateSchema) },
+      example: { security: securityStateExample },
       load: async (userId) => {
         const found = await securityState.profile(userId);
         return found && { user: found.user, parts: { security: found.security } };

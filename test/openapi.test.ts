@@ -4,8 +4,9 @@
 import t from "tap";
 import { readFile } from "node:fs/promises";
 import { generateOpenApiDocument, OPENAPI_PATH } from "../scripts/openapi-document.ts";
+import { operationIds } from "../src/http/operation-ids.ts";
 
-type Json = Record<string, unknown>;
+type Json = Record<string, any>; // a parsed JSON document: any, so that the checks read like the document
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 // @fastify/swagger fills in this text when a response schema has no description.
@@ -25,6 +26,67 @@ t.test("every operation has a summary, tags, described responses and described f
   const document = JSON.parse(await generateOpenApiDocument()) as Json;
   const gaps = [...operationGaps(document), ...componentGaps(document)];
   t.same(gaps, [], gaps.length === 0 ? "every part of the API is documented" : `undocumented parts of the API: ${gaps.join("; ")}`);
+});
+
+t.test("every operation has the operationId the contract's list gives it, and the list names only real operations", async (t) => {
+  const document = JSON.parse(await generateOpenApiDocument()) as Json;
+  const listed = new Map(Object.entries(operationIds));
+  const seen = new Set<string>();
+  const gaps: string[] = [];
+  for (const [name, operation] of operations(document)) {
+    seen.add(name);
+    if (!listed.has(name)) gaps.push(`${name}: not in src/http/operation-ids.ts`);
+    else if (operation.operationId !== listed.get(name)) gaps.push(`${name}: operationId ${String(operation.operationId)}, the list says ${listed.get(name)}`);
+  }
+  for (const name of listed.keys()) if (!seen.has(name)) gaps.push(`${name}: listed, but no such operation`);
+  t.same(gaps, [], "one operationId per operation, from the list");
+  const ids = [...listed.values()];
+  t.equal(new Set(ids).size, ids.length, "operationIds are unique");
+  t.same(ids.filter((id) => !/^[a-z][A-Za-z0-9]*$/.test(id)), [], "operationIds are camelCase");
+});
+
+t.test("errors are problem+json with the codes of each operation; every answer names its request id; 429 and 503 say when to retry", async (t) => {
+  const document = JSON.parse(await generateOpenApiDocument()) as Json;
+  const gaps: string[] = [];
+  for (const [name, operation] of operations(document)) {
+    for (const [status, response] of Object.entries(operation.responses as Json)) {
+      const r = response as Json;
+      if (!isObject(r.headers) || !isObject(r.headers["x-request-id"])) gaps.push(`${name} ${status}: no x-request-id header`);
+      if ((status === "429" || status === "503") && !isObject((r.headers as Json | undefined)?.["Retry-After"])) gaps.push(`${name} ${status}: no Retry-After header`);
+      if (Number(status) < 400) continue;
+      const media = Object.keys(isObject(r.content) ? r.content : {});
+      if (media.join() !== "application/problem+json") gaps.push(`${name} ${status}: declared as ${media.join() || "nothing"}, not application/problem+json`);
+      const codes = (r.content as Json)?.["application/problem+json"]?.schema?.allOf?.[1]?.properties?.code?.enum;
+      if (!Array.isArray(codes) || codes.length === 0) gaps.push(`${name} ${status}: does not narrow code`);
+    }
+    if (!Array.isArray(operation.security)) gaps.push(`${name}: no security (public operations say security: [])`);
+  }
+  t.same(gaps, [], "every error response is problem+json with its codes");
+});
+
+t.test("every request body and every 2xx answer with content has an example; the sign-in outcomes are a oneOf told apart by status", async (t) => {
+  const document = JSON.parse(await generateOpenApiDocument()) as Json;
+  const gaps: string[] = [];
+  const hasExample = (media: Json) => media.example !== undefined || isObject(media.examples);
+  for (const [name, operation] of operations(document)) {
+    for (const [type, media] of Object.entries((operation.requestBody as Json | undefined)?.content ?? {})) {
+      if (!hasExample(media as Json)) gaps.push(`${name} request body (${type}): no example`);
+    }
+    for (const [status, response] of Object.entries(operation.responses as Json)) {
+      if (!status.startsWith("2")) continue;
+      for (const [type, media] of Object.entries((response as Json).content ?? {})) if (!hasExample(media as Json)) gaps.push(`${name} ${status} (${type}): no example`);
+    }
+  }
+  t.same(gaps, [], "examples everywhere");
+  const schemas = (document.components as Json).schemas as Json;
+  for (const outcome of ["SignInOutcome", "SecondStepOutcome", "PushOutcome"]) {
+    t.equal(schemas[outcome]?.discriminator?.propertyName, "status", `${outcome} is told apart by status`);
+    t.ok(schemas[outcome].oneOf.every((variant: Json) => typeof variant.$ref === "string"), `${outcome}'s variants are named components`);
+  }
+  const login = (document.paths as Json)["/v1/auth/login"].post.responses["200"].content["application/json"];
+  t.same(Object.values(login.examples as Json).map((e) => (e as Json).value.status).sort(), ["authenticated", "mfa_enrollment_required", "mfa_required"], "all three login outcomes have an example");
+  const poll = (document.paths as Json)["/v1/auth/mfa/push/{challengeId}"].get.responses["200"].content["application/json"];
+  t.same(Object.values(poll.examples as Json).map((e) => (e as Json).value.status).sort(), ["authenticated", "expired", "pending", "rejected"], "every push state has an example");
 });
 
 function firstDifference(committed: string, generated: string): string {

@@ -1,5 +1,7 @@
 import { Type } from "typebox";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { withExample } from "../http/components.ts";
+import type { TSchema } from "typebox";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { AppGuards } from "../sessions/guards.ts";
 import { ChangePasswordBodySchema, CreateUserBodySchema, UserIdSchema, UserSchema, type UserView } from "./schemas.ts";
@@ -7,13 +9,18 @@ import type { UserRecord } from "./repository.ts";
 import type { AccountsService } from "./service.ts";
 import { AppError } from "../errors.ts";
 
+const PASSWORD_POLICY = ["PASSWORD_TOO_SHORT", "PASSWORD_TOO_LONG", "PASSWORD_BLOCKLISTED", "PASSWORD_CONTAINS_CONTEXT"] as const;
+const EXAMPLE_USER = { id: "2c9a7f3e-1b4d-4e8a-9f6c-3d2e1a0b9c8d", email: "ada@example.com", name: "Ada Lovelace", createdAt: "2026-11-02T10:00:00.000Z" };
+
 export function toUserView(user: UserRecord): UserView {
   return { id: user.id, email: user.email, name: user.name, createdAt: user.createdAt.toISOString() };
 }
 
 export interface MeExtensions {
   /** Adds the `security` (and later `companies`) parts of GET /v1/me. */
-  schemaProperties: Record<string, ReturnType<typeof Type.Object> | ReturnType<typeof Type.Array>>;
+  schemaProperties: Record<string, TSchema>;
+  /** Their part of the documented example answer. */
+  example?: Record<string, unknown>;
   /** The person and those parts, read together (one round trip); null when the person is gone. */
   load(userId: string): Promise<{ user: UserRecord; parts: Record<string, unknown> } | null>;
 }
@@ -28,7 +35,10 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
       summary: "Create a user (service clients with users:write)",
       security: apiKeySecurity,
       body: CreateUserBodySchema,
-      response: { 201: UserSchema, ...problemResponses(400, 401, 403, 409, 413, 415, 503) },
+      response: {
+        201: withExample(UserSchema, "The new user", EXAMPLE_USER),
+        ...problemResponsesFor("INVALID_CLIENT", "INSUFFICIENT_SCOPE", "EMAIL_TAKEN", ...PASSWORD_POLICY, "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const user = await accounts.createUser(request.body);
@@ -60,7 +70,7 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
         description: action.description,
         security: apiKeySecurity,
         params: UserIdParams,
-        response: { 204: Type.Null({ description: "Done" }), ...problemResponses(400, 401, 403, 404) },
+        response: { 204: Type.Null({ description: "Done" }), ...problemResponsesFor("INVALID_CLIENT", "INSUFFICIENT_SCOPE", "NOT_FOUND", "UNAVAILABLE") },
       },
     }, async (request, reply) => {
       if (!(await action.run(request.params.id))) throw new AppError("NOT_FOUND");
@@ -79,7 +89,7 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
       tags: ["Me"],
       summary: "The signed-in person's profile",
       security: bearerSecurity,
-      response: { 200: MeSchema, ...problemResponses(401) },
+      response: { 200: withExample(MeSchema, "The signed-in person", { ...EXAMPLE_USER, ...deps.me?.example }), ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE") },
     },
   }, async (request) => {
     const { userId } = guards.principalOf(request);
@@ -103,7 +113,10 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
         "Ends every other session and revokes trusted devices; this session stays.",
       security: bearerSecurity,
       body: ChangePasswordBodySchema,
-      response: { 204: Type.Null({ description: "Changed" }), ...problemResponses(400, 401, 413, 415, 429, 503) },
+      response: {
+        204: Type.Null({ description: "Changed" }),
+        ...problemResponsesFor("UNAUTHENTICATED", "INVALID_CURRENT_PASSWORD", ...PASSWORD_POLICY, "ACCOUNT_DISABLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const { userId, sessionId } = guards.principalOf(request);

@@ -22,7 +22,7 @@ export const CreateUserBodySchema = Type.Object(
     password: PasswordSchema,
     name: Type.String({ minLength: 1, maxLength: 200, description: "Display name" }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ email: "ada@example.com", password: "correct horse battery staple", name: "Ada Lovelace" }] },
 );
 export type CreateUserBody = Static<typeof CreateUserBodySchema>;
 
@@ -42,6 +42,6 @@ export const ChangePasswordBodySchema = Type.Object(
     currentPassword: PasswordSchema,
     newPassword: PasswordSchema,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ currentPassword: "correct horse battery staple", newPassword: "violet lantern orbit seventeen" }] },
 );
 export type ChangePasswordBody = Static<typeof ChangePasswordBodySchema>;

@@ -1,6 +1,7 @@
 import { Type, type Static } from "typebox";
 import { AppError } from "../errors.ts";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { component, ref, withExample } from "../http/components.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
 import type { AppGuards } from "../sessions/guards.ts";
 import type { AuditLog, AuditQuery } from "./service.ts";
@@ -16,7 +17,7 @@ const AuditQuerySchema = Type.Object(
   { additionalProperties: false },
 );
 
-const AuditEventSchema = Type.Object(
+const AuditEventSchema = component("AuditEvent", Type.Object(
   {
     id: Type.String({ format: "uuid", description: "Event id" }),
     occurredAt: Type.String({ format: "date-time", description: "When it happened (UTC)" }),
@@ -31,15 +32,24 @@ const AuditEventSchema = Type.Object(
     details: Type.Record(Type.String(), Type.Unknown(), { description: "Event-specific, never secret, details" }),
   },
   { additionalProperties: false, description: "A security event" },
-);
+));
 
-const AuditPageSchema = Type.Object(
+const AuditPageSchema = component("AuditEventPage", Type.Object(
   {
-    events: Type.Array(AuditEventSchema, { description: "Newest first" }),
+    events: Type.Array(ref(AuditEventSchema), { description: "Newest first" }),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: "Pass as cursor for the next page; null at the end" }),
   },
   { additionalProperties: false, description: "A page of security events" },
-);
+));
+
+const auditPageExample = withExample(ref(AuditPageSchema), "A page of one event, more to come", {
+  events: [{
+    id: "e7d6c5b4-a392-4810-9f8e-7d6c5b4a3928", occurredAt: "2026-12-01T08:31:05.000Z", type: "authn_login_success", actorType: "user",
+    actorId: "2c9a7f3e-1b4d-4e8a-9f6c-3d2e1a0b9c8d", subjectUserId: "2c9a7f3e-1b4d-4e8a-9f6c-3d2e1a0b9c8d", companyId: null,
+    clientAddress: "203.0.113.7", userAgent: "Mozilla/5.0 (Macintosh) Firefox/133.0", requestId: "5b0e6a0c-8d1e-4a57-9c1f-3f1b2a7d9e10", details: { amr: ["pwd", "otp", "mfa"] },
+  }],
+  nextCursor: "MjAyNi0xMi0wMVQwODozMTowNS4wMDBa",
+});
 
 function toQuery(q: Static<typeof AuditQuerySchema>): AuditQuery {
   return {
@@ -64,7 +74,7 @@ export function registerAuditRoutes(app: App, deps: {
     preHandler: deps.guards.user,
     schema: {
       tags: ["Me"], summary: "The signed-in person's own security events", security: bearerSecurity,
-      querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401) },
+      querystring: AuditQuerySchema, response: { 200: auditPageExample, ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE") },
     },
   }, async (request) => {
     const page = await deps.audit.listForUser(deps.guards.principalOf(request).userId, toQuery(request.query));
@@ -78,7 +88,7 @@ export function registerAuditRoutes(app: App, deps: {
       description: "An accounting office's admins see their own staff's events, not those of their clients' other users.",
       security: bearerSecurity,
       params: Type.Object({ id: Type.String({ format: "uuid", description: "Company id" }) }, { additionalProperties: false }),
-      querystring: AuditQuerySchema, response: { 200: AuditPageSchema, ...problemResponses(400, 401, 403) },
+      querystring: AuditQuerySchema, response: { 200: auditPageExample, ...problemResponsesFor("UNAUTHENTICATED", "NOT_COMPANY_ADMIN", "UNAVAILABLE") },
     },
   }, async (request) => {
     if (!(await deps.isAdmin(request.params.id, deps.guards.principalOf(request).userId))) throw new AppError("NOT_COMPANY_ADMIN");

@@ -4,7 +4,8 @@
 // one company is refused on any other company's id (tenant isolation).
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { ref, withExample } from "../http/components.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { API_KEY_HEADER } from "../http/guards.ts";
 import type { AppGuards } from "../sessions/guards.ts";
@@ -17,6 +18,10 @@ import {
 
 const either = [...apiKeySecurity, ...bearerSecurity];
 const noContent = { 204: Type.Null({ description: "Done" }) };
+// Who may call: a service client with the scope, or (where `either`) an admin of the company.
+const SERVICE_CLIENT = ["INVALID_CLIENT", "INSUFFICIENT_SCOPE"] as const;
+const SERVICE_OR_ADMIN = [...SERVICE_CLIENT, "UNAUTHENTICATED", "NOT_COMPANY_ADMIN"] as const;
+const EXAMPLE_POLICY = { mandatoryTwoFactor: true, mandateSince: "2026-11-15T08:00:00.000Z", enrollmentDeadline: "2026-12-15T08:00:00.000Z", rememberDeviceDays: 7 };
 
 export function registerCompanyRoutes(app: App, deps: {
   guards: AppGuards;
@@ -39,7 +44,11 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: guards.client("companies:write"),
     schema: {
       tags: ["Companies"], summary: "Create a company or accounting office", security: apiKeySecurity,
-      body: CreateCompanyBodySchema, response: { 201: CompanySchema, ...problemResponses(400, 401, 403) },
+      body: CreateCompanyBodySchema,
+      response: {
+        201: withExample(ref(CompanySchema), "A new accounting office", { id: "4f7d8a52-0b6c-4e1f-9a3d-2c5e8b1a7f60", name: "Nordic Books AB", kind: "accounting_office", mandatoryTwoFactor: false, createdAt: "2026-11-02T10:00:00.000Z" }),
+        ...problemResponsesFor(...SERVICE_CLIENT, "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const c = await companies.create(request.body.name, request.body.kind);
@@ -50,7 +59,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byId),
     schema: {
       tags: ["Companies"], summary: "Add a member or change their role", security: either,
-      params: MemberParams, body: MemberBodySchema, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+      params: MemberParams, body: MemberBodySchema, response: { ...noContent, ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.setMember(request.params.id, request.params.userId, request.body.role);
@@ -61,7 +70,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byId),
     schema: {
       tags: ["Companies"], summary: "Remove a member (and, for an office, their client assignments)", security: either,
-      params: MemberParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+      params: MemberParams, response: { ...noContent, ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.removeMember(request.params.id, request.params.userId);
@@ -72,7 +81,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: guards.client("companies:write"),
     schema: {
       tags: ["Companies"], summary: "Let an accounting office serve a client company", security: apiKeySecurity,
-      params: ClientParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409) },
+      params: ClientParams, response: { ...noContent, ...problemResponsesFor(...SERVICE_CLIENT, "NOT_FOUND", "NOT_AN_ACCOUNTING_OFFICE", "INVALID_RELATION", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.addClient(request.params.officeId, request.params.clientId);
@@ -83,7 +92,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: guards.client("companies:write"),
     schema: {
       tags: ["Companies"], summary: "End an office-client relation (and its assignments)", security: apiKeySecurity,
-      params: ClientParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+      params: ClientParams, response: { ...noContent, ...problemResponsesFor(...SERVICE_CLIENT, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.removeClient(request.params.officeId, request.params.clientId);
@@ -95,7 +104,7 @@ export function registerCompanyRoutes(app: App, deps: {
     schema: {
       tags: ["Companies"], summary: "Assign an office member to a client's assignments",
       description: "The client's mandatory 2SV then reaches this person.", security: either,
-      params: AssigneeParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409) },
+      params: AssigneeParams, response: { ...noContent, ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "NOT_AN_ACCOUNTING_OFFICE", "NOT_AN_OFFICE_MEMBER", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.addAssignee(request.params.officeId, request.params.clientId, request.params.userId);
@@ -106,7 +115,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byOffice),
     schema: {
       tags: ["Companies"], summary: "Remove an office member from a client's assignments", security: either,
-      params: AssigneeParams, response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+      params: AssigneeParams, response: { ...noContent, ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await companies.removeAssignee(request.params.officeId, request.params.clientId, request.params.userId);
@@ -117,7 +126,7 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byId),
     schema: {
       tags: ["Companies"], summary: "Read the company's security policy", security: either,
-      params: CompanyIdParams, response: { 200: PolicySchema, ...problemResponses(400, 401, 403, 404) },
+      params: CompanyIdParams, response: { 200: withExample(ref(PolicySchema), "2SV mandatory, with a grace period", EXAMPLE_POLICY), ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request) => companies.getPolicy(request.params.id));
 
@@ -128,7 +137,11 @@ export function registerCompanyRoutes(app: App, deps: {
       description:
         "Reaches members and the office staff assigned to this company's assignments. Admins need a recent sign-in that passed the second step. " +
         "An optional grace deadline (at most 30 days ahead) lets affected people sign in until then. Audited with old and new value.",
-      security: either, params: CompanyIdParams, body: PolicyBodySchema, response: { 200: PolicySchema, ...problemResponses(400, 401, 403, 404) },
+      security: either, params: CompanyIdParams, body: PolicyBodySchema,
+      response: {
+        200: withExample(ref(PolicySchema), "2SV mandatory, with a grace period", EXAMPLE_POLICY),
+        ...problemResponsesFor(...SERVICE_OR_ADMIN, "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED", "NOT_FOUND", "UNAVAILABLE"),
+      },
     },
   }, async (request) => companies.setPolicy(request.params.id, request.body));
 
@@ -136,7 +149,16 @@ export function registerCompanyRoutes(app: App, deps: {
     preHandler: serviceOrAdmin("companies:write", byId),
     schema: {
       tags: ["Companies"], summary: "Dry run: who a mandate reaches and who has no authenticator yet", security: either,
-      params: CompanyIdParams, response: { 200: ImpactSchema, ...problemResponses(400, 401, 403, 404) },
+      params: CompanyIdParams,
+      response: {
+        200: withExample(ImpactSchema, "One person reached, without an authenticator", {
+          companyId: "4f7d8a52-0b6c-4e1f-9a3d-2c5e8b1a7f60",
+          people: [{ userId: "2c9a7f3e-1b4d-4e8a-9f6c-3d2e1a0b9c8d", email: "ada@example.com", name: "Ada Lovelace", via: "assignment", officeId: "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d", officeName: "Ledger & Co", hasFactor: false }],
+          total: 1,
+          withoutFactor: 1,
+        }),
+        ...problemResponsesFor(...SERVICE_OR_ADMIN, "NOT_FOUND", "UNAVAILABLE"),
+      },
     },
   }, async (request) => companies.impact(request.params.id));
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from "typebox";
+import { component, ref } from "../http/components.ts";
 
 const Uuid = (description: string) => Type.String({ format: "uuid", description });
 
@@ -10,32 +11,32 @@ export const AssigneeParams = Type.Object(
   { additionalProperties: false },
 );
 
-export const CompanyKindSchema = Type.Union([Type.Literal("company"), Type.Literal("accounting_office")], {
+export const CompanyKindSchema = component("CompanyKind", Type.Union([Type.Literal("company"), Type.Literal("accounting_office")], {
   description: "company, or accounting_office (serves client companies)",
-});
+}));
 
 export const CreateCompanyBodySchema = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200, description: "Company name" }), kind: CompanyKindSchema },
-  { additionalProperties: false },
+  { name: Type.String({ minLength: 1, maxLength: 200, description: "Company name" }), kind: ref(CompanyKindSchema) },
+  { additionalProperties: false, examples: [{ name: "Nordic Books AB", kind: "accounting_office" }] },
 );
 
-export const CompanySchema = Type.Object(
+export const CompanySchema = component("Company", Type.Object(
   {
     id: Uuid("Company id"),
     name: Type.String({ description: "Company name" }),
-    kind: CompanyKindSchema,
+    kind: ref(CompanyKindSchema),
     mandatoryTwoFactor: Type.Boolean({ description: "Whether 2SV is mandatory for its users" }),
     createdAt: Type.String({ format: "date-time", description: "When it was created" }),
   },
   { additionalProperties: false, description: "A company" },
-);
+));
 
 export const MemberBodySchema = Type.Object(
   { role: Type.Union([Type.Literal("admin"), Type.Literal("user")], { description: "admin manages members, policy and audit; user works in the company" }) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ role: "admin" }] },
 );
 
-export const PolicySchema = Type.Object(
+export const PolicySchema = component("SecurityPolicy", Type.Object(
   {
     mandatoryTwoFactor: Type.Boolean({ description: "Mandatory two-step verification for all users: members and office assignees" }),
     mandateSince: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When the current mandate began" }),
@@ -47,7 +48,7 @@ export const PolicySchema = Type.Object(
     }),
   },
   { additionalProperties: false, description: "The company's security policy" },
-);
+));
 
 export const PolicyBodySchema = Type.Object(
   {
@@ -60,8 +61,13 @@ export const PolicyBodySchema = Type.Object(
         "The strictest company that reaches a person wins, checked whenever a device token is used. Omitted: unchanged",
     })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ mandatoryTwoFactor: true, enrollmentDeadline: "2026-12-31T00:00:00.000Z", rememberDeviceDays: 7 }] },
 );
+
+/** How a company's policy reaches a person. */
+export const ReachSchema = component("Reach", Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
+  description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
+}));
 
 export const ImpactSchema = Type.Object(
   {
@@ -72,7 +78,7 @@ export const ImpactSchema = Type.Object(
           userId: Uuid("User id"),
           email: Type.String({ description: "Email" }),
           name: Type.String({ description: "Name" }),
-          via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], { description: "Reached as a member or as an office assignee" }),
+          via: ref(ReachSchema, { description: "Reached as a member or as an office assignee" }),
           officeId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], { description: "The office of an assignee" }),
           officeName: Type.Union([Type.String(), Type.Null()], { description: "Its name" }),
           hasFactor: Type.Boolean({ description: "Whether the person has an authenticator set up already" }),
@@ -88,14 +94,12 @@ export const ImpactSchema = Type.Object(
 );
 
 /** A company policy that mandates 2SV for a person, and how it reaches them. */
-export const RequirementSourceSchema = Type.Object(
+export const RequirementSourceSchema = component("RequirementSource", Type.Object(
   {
     companyId: Type.String({ format: "uuid", description: "The company whose policy mandates 2SV" }),
     companyName: Type.String({ description: "Its name" }),
-    via: Type.Union([Type.Literal("membership"), Type.Literal("assignment")], {
-      description: "membership: the person is a member; assignment: the person works on that client's assignments for an accounting office",
-    }),
+    via: ref(ReachSchema),
   },
-  { additionalProperties: false },
-);
+  { additionalProperties: false, description: "A company policy that mandates two-step verification for the person" },
+));
 export type RequirementSource = Static<typeof RequirementSourceSchema>;

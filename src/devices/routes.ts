@@ -1,12 +1,13 @@
 import { Type } from "typebox";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { component, ref, withExample } from "../http/components.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import type { AppGuards } from "../sessions/guards.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "./service.ts";
 
-const DeviceSchema = Type.Object(
+const DeviceSchema = component("Device", Type.Object(
   {
     id: Type.String({ format: "uuid", description: "Device id" }),
     name: Type.String({ description: "The label given when it was remembered" }),
@@ -15,10 +16,10 @@ const DeviceSchema = Type.Object(
     expiresAt: Type.String({ format: "date-time", description: "When it stops skipping the second step (fixed at issue)" }),
   },
   { additionalProperties: false, description: "A trusted device" },
-);
+));
 
 const DeviceListSchema = Type.Object(
-  { devices: Type.Array(DeviceSchema, { description: "Active trusted devices, newest first" }) },
+  { devices: Type.Array(ref(DeviceSchema), { description: "Active trusted devices, newest first" }) },
   { additionalProperties: false, description: "The person's trusted devices" },
 );
 
@@ -31,7 +32,12 @@ export function registerDeviceRoutes(app: App, deps: { guards: AppGuards; device
       tags: ["Me"],
       summary: "List trusted devices (\"Remember this device for 30 days\")",
       security: bearerSecurity,
-      response: { 200: DeviceListSchema, ...problemResponses(401) },
+      response: {
+        200: withExample(DeviceListSchema, "One remembered device", { devices: [
+          { id: "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716", name: "Work laptop", createdAt: "2026-11-20T09:00:00.000Z", lastUsedAt: "2026-12-01T07:58:00.000Z", expiresAt: "2026-12-20T09:00:00.000Z" },
+        ] }),
+        ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE"),
+      },
     },
   }, async (request) => {
     const list = await devices.list(guards.principalOf(request).userId);
@@ -53,7 +59,7 @@ export function registerDeviceRoutes(app: App, deps: { guards: AppGuards; device
       summary: "Revoke one trusted device",
       security: bearerSecurity,
       params: Type.Object({ id: Type.String({ format: "uuid", description: "Device id" }) }, { additionalProperties: false }),
-      response: { 204: Type.Null({ description: "Revoked" }), ...problemResponses(400, 401, 404) },
+      response: { 204: Type.Null({ description: "Revoked" }), ...problemResponsesFor("UNAUTHENTICATED", "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     const { userId } = guards.principalOf(request);
@@ -68,7 +74,7 @@ export function registerDeviceRoutes(app: App, deps: { guards: AppGuards; device
       tags: ["Me"],
       summary: "Revoke every trusted device",
       security: bearerSecurity,
-      response: { 204: Type.Null({ description: "All revoked" }), ...problemResponses(401) },
+      response: { 204: Type.Null({ description: "All revoked" }), ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     const { userId } = guards.principalOf(request);

@@ -7,10 +7,11 @@
 import { Type } from "typebox";
 import type { FastifyBaseLogger } from "fastify";
 import { apiKeySecurity, type App } from "../http/app-type.ts";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { ref, withExamples } from "../http/components.ts";
 import type { AppGuards } from "../sessions/guards.ts";
 import type { CookieTransport } from "../sessions/cookie-transport.ts";
-import { LoginResultSchema, type LoginResult } from "../sign-in/schemas.ts";
+import { LoginResultSchema, signInExamples, type LoginResult } from "../sign-in/schemas.ts";
 import type { ProviderResolution } from "./provider.ts";
 import type { FederatedService } from "./service.ts";
 import { FederatedSignInBodySchema, LinkExternalIdentityBodySchema, UserIdParams } from "./schemas.ts";
@@ -57,8 +58,12 @@ function registerSignIn(
         "the password (403 PASSWORD_SIGN_IN_REQUIRED). Any refused assertion, and an unlinked subject, gives one identical " +
         "401 INVALID_ASSERTION. 404 FEDERATED_SIGN_IN_DISABLED while no provider is configured; 503 when the provider's " +
         "keys cannot be fetched. Cookie mode (`x-session-transport: cookie`) as for login.",
+      security: [],
       body: FederatedSignInBodySchema,
-      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 403, 404, 413, 415, 503) },
+      response: {
+        200: withExamples(ref(LoginResultSchema), signInExamples),
+        ...problemResponsesFor("INVALID_ASSERTION", "PASSWORD_SIGN_IN_REQUIRED", "ACCOUNT_DISABLED", "FEDERATED_SIGN_IN_DISABLED", "RATE_LIMITED", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     await admitAddress(request.ip);
@@ -81,7 +86,7 @@ export function registerFederatedRoutes(app: App, deps: FederatedDeps): void {
       security: apiKeySecurity,
       params: UserIdParams,
       body: LinkExternalIdentityBodySchema,
-      response: { ...noContent, ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+      response: { ...noContent, ...problemResponsesFor("INVALID_CLIENT", "INSUFFICIENT_SCOPE", "NOT_FOUND", "EXTERNAL_IDENTITY_TAKEN", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await federated.link(request.params.id, request.body.subject);
@@ -96,7 +101,7 @@ export function registerFederatedRoutes(app: App, deps: FederatedDeps): void {
       description: "The provider's assertions for that subject stop signing the user in. 404 when the user has no linked identity.",
       security: apiKeySecurity,
       params: UserIdParams,
-      response: { ...noContent, ...problemResponses(400, 401, 403, 404) },
+      response: { ...noContent, ...problemResponsesFor("INVALID_CLIENT", "INSUFFICIENT_SCOPE", "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     await federated.unlink(request.params.id);

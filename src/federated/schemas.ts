@@ -15,7 +15,7 @@ export const FederatedSignInBodySchema = Type.Object(
       description: "The provider's signed assertion: a compact JWS (JWT) issued by the configured issuer for this service's audience",
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ assertion: "eyJhbGciOiJQUzI1NiIsImtpZCI6ImJyb2tlci0xIn0.eyJzdWIiOiIxOTgwMDEwMTEyMzQifQ.c2lnbmF0dXJl" }] },
 );
 export type FederatedSignInBody = Static<typeof FederatedSignInBodySchema>;
 
@@ -34,6 +34,6 @@ export const LinkExternalIdentityBodySchema = Type.Object(
       description: "The person's `sub` at the configured provider (FEDERATED_PROVIDER), exactly as its assertions carry it",
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ subject: "198001011234" }] },
 );
 export type LinkExternalIdentityBody = Static<typeof LinkExternalIdentityBodySchema>;

@@ -2,18 +2,20 @@ import type { LevelWithSilent } from "pino";
 import { Type } from "typebox";
 import type { App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { component, ref, withExample } from "../http/components.ts";
 
-const HealthSchema = Type.Object(
+const HealthSchema = component("Health", Type.Object(
   { status: Type.Literal("ok", { description: "Healthy" }) },
   { additionalProperties: false, description: "No versions or internals (ASVS 13.4.5)" },
-);
+));
+const healthy = withExample(ref(HealthSchema), "Healthy", { status: "ok" });
 
 /** Readiness asks every dependency a request needs: the database, and Redis when the counters live there. */
 export function registerHealthRoutes(app: App, checks: Array<() => Promise<void>>, logLevel: LevelWithSilent) {
   app.get("/health/live", {
     logLevel,
-    schema: { tags: ["Operations"], summary: "Liveness: the process answers", response: { 200: HealthSchema } },
+    schema: { tags: ["Operations"], summary: "Liveness: the process answers", security: [], response: { 200: healthy } },
   }, async () => ({ status: "ok" as const }));
 
   app.get("/health/ready", {
@@ -21,7 +23,8 @@ export function registerHealthRoutes(app: App, checks: Array<() => Promise<void>
     schema: {
       tags: ["Operations"],
       summary: "Readiness: the database (and Redis, when configured) answer",
-      response: { 200: HealthSchema, ...problemResponses(503) },
+      security: [],
+      response: { 200: healthy, ...problemResponsesFor("UNAVAILABLE") },
     },
   }, async (request) => {
     try {

@@ -1,5 +1,7 @@
 import { Type } from "typebox";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { ref, withExample, withExamples } from "../http/components.ts";
+import { signInExamples } from "../sign-in/schemas.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import type { AppGuards } from "../sessions/guards.ts";
@@ -14,6 +16,23 @@ import {
   TotpConfirmBodySchema, ConfirmResultSchema, DisableBodySchema, RecoveryCodesSchema, SecurityStateSchema,
   StepUpBodySchema, StepUpResultSchema, TotpEnrollmentSchema, VerifyBodySchema, VerifyResultSchema,
 } from "./schemas.ts";
+
+/** Who may start or change an authenticator, and why not (the enrollment rule; an enrollment token has its attempts). */
+const ENROLLER = ["UNAUTHENTICATED", "MFA_TOKEN_EXHAUSTED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
+const SERVICE_CLIENT = ["INVALID_CLIENT", "INSUFFICIENT_SCOPE"] as const;
+const EXAMPLE_RECOVERY_CODE = "K7QX-2M9D-PL4W-8HTE";
+
+/** What GET /v1/users/{id}/security and GET /v1/me show. */
+export const securityStateExample = {
+  twoStepEnabled: true,
+  methods: ["totp", "recovery_code"],
+  totp: { enrolledAt: "2026-11-02T10:15:00.000Z", disabledAfterFailures: false },
+  recoveryCodesRemaining: 1,
+  trustedDevices: 1,
+  required: true,
+  requiredBy: [{ companyId: "4f7d8a52-0b6c-4e1f-9a3d-2c5e8b1a7f60", companyName: "Nordic Books AB", via: "membership" }],
+  bankIntegrationAvailable: true,
+};
 
 const UserIdParams = Type.Object({ id: Type.String({ format: "uuid", description: "User id" }) }, { additionalProperties: false });
 
@@ -40,7 +59,14 @@ export function registerMfaRoutes(app: App, deps: {
         "Replacing an active authenticator also needs a session that passed the second step. Nothing is active until confirmed. " +
         "Also accepts the enrollment token of a mandatory-2SV sign-in as the bearer token.",
       security: bearerSecurity,
-      response: { 200: TotpEnrollmentSchema, ...problemResponses(401, 403) },
+      response: {
+        200: withExample(TotpEnrollmentSchema, "A pending authenticator", {
+          secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+          otpauthUri: "otpauth://totp/Bookkeeping%20%26%20Invoicing:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Bookkeeping%20%26%20Invoicing&algorithm=SHA1&digits=6&period=30",
+          qrSvg: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 33 33\">…</svg>",
+        }),
+        ...problemResponsesFor(...ENROLLER, "UNAVAILABLE"),
+      },
     },
   }, async (request) => enrollment.start(actorOf(request)));
 
@@ -55,7 +81,13 @@ export function registerMfaRoutes(app: App, deps: {
         "A factor change offers to end the other sessions: `endOtherSessions: true` ends them; the answer's `otherSessions` counts those that remain.",
       security: bearerSecurity,
       body: TotpConfirmBodySchema,
-      response: { 200: ConfirmResultSchema, ...problemResponses(400, 401, 403, 409) },
+      response: {
+        200: withExamples(ConfirmResultSchema, {
+          signedIn: { summary: "Turned on from a session", value: { recoveryCodes: [EXAMPLE_RECOVERY_CODE], otherSessions: 1 } },
+          enrolled: { summary: "Turned on with an enrollment token: the session too", value: { recoveryCodes: [EXAMPLE_RECOVERY_CODE], otherSessions: 0, session: signInExamples.authenticated.value } },
+        }),
+        ...problemResponsesFor(...ENROLLER, "ENROLLMENT_CODE_INVALID", "NO_PENDING_ENROLLMENT", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const enrollee = enrolleeOf(request);
@@ -72,7 +104,11 @@ export function registerMfaRoutes(app: App, deps: {
       description: "Needs the password and a current code, checked like a sign-in (its waits and failure cap apply); a wrong password or a wrong code is one answer, 401 INVALID_CURRENT_CREDENTIALS. Refused (409 TWO_STEP_REQUIRED_BY_POLICY) while a company policy requires 2SV. Removes recovery codes, paired authenticator apps and trusted devices.",
       security: bearerSecurity,
       body: DisableBodySchema,
-      response: { 204: Type.Null({ description: "Turned off" }), ...problemResponses(400, 401, 403, 409, 429) },
+      response: {
+        204: Type.Null({ description: "Turned off" }),
+        ...problemResponsesFor("UNAUTHENTICATED", "INVALID_CURRENT_CREDENTIALS", "REAUTHENTICATION_REQUIRED", "PASSWORD_SIGN_IN_REQUIRED", "SECOND_FACTOR_REQUIRED",
+          "TWO_STEP_REQUIRED_BY_POLICY", "TOTP_NOT_ENROLLED", "ACCOUNT_DISABLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     await enrollment.turnOff(guards.principalOf(request), request.body.password, request.body.code, request.log);
@@ -89,7 +125,10 @@ export function registerMfaRoutes(app: App, deps: {
         "403 REAUTHENTICATION_REQUIRED) and a current authenticator code. Every earlier recovery code stops working and every trusted device is revoked.",
       security: bearerSecurity,
       body: ConfirmBodySchema,
-      response: { 200: RecoveryCodesSchema, ...problemResponses(400, 401, 403, 409, 429) },
+      response: {
+        200: withExample(RecoveryCodesSchema, "The new recovery code", { recoveryCodes: [EXAMPLE_RECOVERY_CODE] }),
+        ...problemResponsesFor("UNAUTHENTICATED", "SECOND_FACTOR_REQUIRED", "REAUTHENTICATION_REQUIRED", "PASSWORD_SIGN_IN_REQUIRED", "INVALID_CODE", "TOTP_NOT_ENROLLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
   }, async (request) => enrollment.regenerateRecoveryCodes(guards.principalOf(request), request.body.code, request.log));
 
@@ -102,8 +141,16 @@ export function registerMfaRoutes(app: App, deps: {
         "consecutive failures per person lead to waits (429 + Retry-After) and, at the cap, disable the authenticator. " +
         "A recovery code answers with its replacement. rememberDevice returns a deviceToken. " +
         "In cookie mode (`x-session-transport: cookie`) the refresh token is set as an HttpOnly cookie instead of being returned.",
+      security: [],
       body: VerifyBodySchema,
-      response: { 200: VerifyResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
+      response: {
+        200: withExamples(ref(VerifyResultSchema), {
+          authenticated: { summary: "Signed in, with a device token (rememberDevice)", value: { ...signInExamples.authenticated.value, deviceToken: "eyJhbGciOiJFZERTQSIsInR5cCI6ImRldmljZStqd3QifQ.e30.c2ln" } },
+          recoveryCode: { summary: "Signed in with a recovery code: its replacement", value: { ...signInExamples.authenticated.value, recoveryCodes: [EXAMPLE_RECOVERY_CODE] } },
+          clockDrift: { summary: "Signed in; the phone's clock is off", value: { ...signInExamples.authenticated.value, clockDrift: { direction: "behind", acceptedInARow: 3 } } },
+        }),
+        ...problemResponsesFor("INVALID_MFA_TOKEN", "MFA_TOKEN_EXHAUSTED", "INVALID_CODE", "ACCOUNT_DISABLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
     // No per-address limit here: every MFA token needs a password sign-in (which
     // is limited per address and per account) and allows 5 attempts, and the
@@ -120,7 +167,10 @@ export function registerMfaRoutes(app: App, deps: {
         "A person without an authenticator app gets 403 BANK_INTEGRATION_REQUIRES_TOTP.",
       security: bearerSecurity,
       body: StepUpBodySchema,
-      response: { 200: StepUpResultSchema, ...problemResponses(400, 401, 403, 429) },
+      response: {
+        200: withExample(StepUpResultSchema, "A stepped-up access token", { accessToken: signInExamples.authenticated.value.accessToken, expiresIn: 300, tokenType: "Bearer" }),
+        ...problemResponsesFor("UNAUTHENTICATED", "BANK_INTEGRATION_REQUIRES_TOTP", "INVALID_CODE", "RATE_LIMITED", "UNAVAILABLE"),
+      },
     },
   }, async (request) => secondStep.stepUp(guards.principalOf(request), request.body.code, request.log));
 
@@ -132,7 +182,7 @@ export function registerMfaRoutes(app: App, deps: {
       description: "Removes the authenticator, recovery codes and trusted devices, and ends every session. Scope users:mfa-reset.",
       security: apiKeySecurity,
       params: UserIdParams,
-      response: { 204: Type.Null({ description: "Reset" }), ...problemResponses(400, 401, 403, 404) },
+      response: { 204: Type.Null({ description: "Reset" }), ...problemResponsesFor(...SERVICE_CLIENT, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     if (!(await enrollment.supportReset(request.params.id))) throw new AppError("NOT_FOUND");
@@ -148,7 +198,7 @@ export function registerMfaRoutes(app: App, deps: {
       description: "Includes whether 2SV is required and by which company policies, and whether the bank integration is available (TOTP active). Scope users:read.",
       security: apiKeySecurity,
       params: UserIdParams,
-      response: { 200: SecurityStateSchema, ...problemResponses(400, 401, 403, 404) },
+      response: { 200: withExample(ref(SecurityStateSchema), "Two-step verification on, mandated by a company", securityStateExample), ...problemResponsesFor(...SERVICE_CLIENT, "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request) => {
     const state = await deps.securityState.securityState(request.params.id);

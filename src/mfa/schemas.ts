@@ -1,7 +1,9 @@
 import { Type } from "typebox";
-import { AuthenticatedSchema } from "../sign-in/schemas.ts";
-import { CodeMethodSchema, SecondFactorMethodSchema } from "../lib/second-factors.ts";
-import { RequirementSourceSchema } from "../companies/schemas.ts";
+import { AuthenticatedSchema, ClockDriftSchema, RecoveryCodesSchema as RecoveryCodeList, RequiredBySchema, SecondFactorMethodSchema } from "../sign-in/schemas.ts";
+import { CodeMethodSchema } from "../lib/second-factors.ts";
+import { component, ref } from "../http/components.ts";
+
+export { ClockDriftSchema };
 
 const CodeSchema = Type.String({
   minLength: 1,
@@ -19,7 +21,7 @@ export const TotpEnrollmentSchema = Type.Object(
   { additionalProperties: false, description: "A pending authenticator; nothing is active until confirmed" },
 );
 
-export const ConfirmBodySchema = Type.Object({ code: CodeSchema }, { additionalProperties: false });
+export const ConfirmBodySchema = Type.Object({ code: CodeSchema }, { additionalProperties: false, examples: [{ code: "123456" }] });
 
 export const TotpConfirmBodySchema = Type.Object(
   {
@@ -28,12 +30,10 @@ export const TotpConfirmBodySchema = Type.Object(
       description: "End every other session of the person with this factor change (checklist SJ-09; ASVS 7.4.3). Default false: the answer's otherSessions says how many remain",
     })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ code: "123456", endOtherSessions: true }] },
 );
 
-export const RecoveryCodesProperty = Type.Array(Type.String({ description: "XXXX-XXXX-XXXX-XXXX (80 bits); case and dashes are ignored when typed" }), {
-  description: "Recovery codes, shown only in this answer: keep them safe for a lost phone",
-});
+export const RecoveryCodesProperty = ref(RecoveryCodeList);
 
 export const RecoveryCodesSchema = Type.Object(
   { recoveryCodes: RecoveryCodesProperty },
@@ -44,7 +44,7 @@ export const ConfirmResultSchema = Type.Object(
   {
     recoveryCodes: RecoveryCodesProperty,
     otherSessions: Type.Integer({ minimum: 0, description: "Other live sessions the person still has (0 after endOtherSessions): offer to end them" }),
-    session: Type.Optional(AuthenticatedSchema),
+    session: Type.Optional(ref(AuthenticatedSchema, { description: "With an enrollment token: the session, signed in" })),
   },
   { additionalProperties: false, description: "Two-step verification is on" },
 );
@@ -54,7 +54,7 @@ export const DisableBodySchema = Type.Object(
     password: Type.String({ minLength: 1, maxLength: 4096, description: "The current password" }),
     code: CodeSchema,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ password: "correct horse battery staple", code: "123456" }] },
 );
 
 export const VerifyBodySchema = Type.Object(
@@ -65,18 +65,10 @@ export const VerifyBodySchema = Type.Object(
     rememberDevice: Type.Optional(Type.Boolean({ description: "Remember this device for 30 days: returns a deviceToken" })),
     deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "A label for the trusted device, e.g. 'Work laptop'" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ mfaToken: "mfa_Zk3Q9x0cVb7nT2r", method: "totp", code: "123456", rememberDevice: true, deviceName: "Work laptop" }] },
 );
 
-export const ClockDriftSchema = Type.Object(
-  {
-    direction: Type.Union([Type.Literal("behind"), Type.Literal("ahead")], { description: "The phone's clock is behind or ahead of the server's by about 30 s" }),
-    acceptedInARow: Type.Integer({ description: "Accepted codes in a row from that neighbouring time step" }),
-  },
-  { additionalProperties: false, description: "Present when codes keep landing one step off: tell the person to set the phone's time automatically before codes stop working" },
-);
-
-export const PushAuthenticatorSchema = Type.Object(
+export const PushAuthenticatorSchema = component("PushAuthenticator", Type.Object(
   {
     id: Type.String({ format: "uuid", description: "The paired app (or pairing)" }),
     name: Type.String({ description: "The name the app gave at pairing" }),
@@ -86,25 +78,16 @@ export const PushAuthenticatorSchema = Type.Object(
     lastUsedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "Its last answer" }),
   },
   { additionalProperties: false, description: "An authenticator app paired for push approval" },
-);
+));
 
-export const VerifyResultSchema = Type.Object(
-  {
-    clockDrift: Type.Optional(ClockDriftSchema),
-    ...AuthenticatedSchema.properties,
-    recoveryCodes: Type.Optional(Type.Array(Type.String({ description: "Recovery code" }), {
-      description: "After a recovery code was used: its replacement, shown only here",
-    })),
-  },
-  { additionalProperties: false, description: "Signed in with the second step" },
-);
+export { SecondStepOutcomeSchema as VerifyResultSchema } from "../sign-in/schemas.ts";
 
 export const StepUpBodySchema = Type.Object(
   {
     method: Type.Literal("totp", { description: "Only an authenticator code satisfies a step-up" }),
     code: CodeSchema,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ method: "totp", code: "123456" }] },
 );
 
 export const StepUpResultSchema = Type.Object(
@@ -116,27 +99,26 @@ export const StepUpResultSchema = Type.Object(
   { additionalProperties: false, description: "A stepped-up access token for the bank integration" },
 );
 
-export const SecurityStateSchema = Type.Object(
+export const TotpStateSchema = component("TotpState", Type.Object(
+  {
+    enrolledAt: Type.String({ format: "date-time", description: "When the authenticator was confirmed" }),
+    disabledAfterFailures: Type.Boolean({ description: "Disabled after too many wrong codes; a recovery code or support reset is needed" }),
+  },
+  { additionalProperties: false, description: "The authenticator app factor" },
+));
+
+export const SecurityStateSchema = component("SecurityState", Type.Object(
   {
     twoStepEnabled: Type.Boolean({ description: "Whether the person has two-step verification set up" }),
-    methods: Type.Array(SecondFactorMethodSchema, { description: "Usable second-step methods" }),
-    totp: Type.Union([
-      Type.Object(
-        {
-          enrolledAt: Type.String({ format: "date-time", description: "When the authenticator was confirmed" }),
-          disabledAfterFailures: Type.Boolean({ description: "Disabled after too many wrong codes; a recovery code or support reset is needed" }),
-        },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ], { description: "The authenticator app factor, or null" }),
+    methods: Type.Array(ref(SecondFactorMethodSchema), { description: "Usable second-step methods" }),
+    totp: Type.Union([ref(TotpStateSchema), Type.Null()], { description: "The authenticator app factor, or null" }),
     recoveryCodesRemaining: Type.Integer({ description: "Unused recovery codes" }),
     trustedDevices: Type.Integer({ description: "Active trusted devices" }),
     required: Type.Boolean({ description: "Whether 2SV is required: turned on, or mandated by a company policy" }),
-    requiredBy: Type.Array(RequirementSourceSchema, { description: "Company policies that mandate 2SV for this person" }),
+    requiredBy: ref(RequiredBySchema),
     bankIntegrationAvailable: Type.Boolean({ description: "The bank integration needs an authenticator app (TOTP); true when one is active" }),
-    pushAuthenticators: Type.Optional(Type.Array(PushAuthenticatorSchema, { description: "Paired authenticator apps (present when there is one)" })),
-    clockDrift: Type.Optional(ClockDriftSchema),
+    pushAuthenticators: Type.Optional(Type.Array(ref(PushAuthenticatorSchema), { description: "Paired authenticator apps (present when there is one)" })),
+    clockDrift: Type.Optional(ref(ClockDriftSchema)),
   },
   { additionalProperties: false, description: "Two-step verification state" },
-);
+));

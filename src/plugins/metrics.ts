@@ -9,7 +9,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 import { AppError } from "../errors.ts";
 import type { App } from "../http/app-type.ts";
 import { bearerToken } from "../http/guards.ts";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -62,7 +62,10 @@ export function registerMetrics(app: App, logLevel: LevelWithSilent, token: stri
       description: "Needs METRICS_TOKEN as the bearer token; 404 while METRICS_TOKEN is not configured.",
       security: [{ bearerAuth: [] }],
       produces: ["text/plain"],
-      response: { 200: { type: "string", description: "Prometheus text format 0.0.4" }, ...problemResponses(401, 404) },
+      response: {
+        200: { type: "string", description: "Prometheus text format 0.0.4", "x-examples": { default: { summary: "Two series", value: "# HELP http_requests_total Requests by route and status\n# TYPE http_requests_total counter\nhttp_requests_total{method=\"GET\",route=\"/v1/me\",status=\"200\"} 42\n" } } },
+        ...problemResponsesFor("UNAUTHENTICATED", "NOT_FOUND"),
+      },
     },
   }, async (_request, reply) => {
     reply.type(registry.contentType);

@@ -2,7 +2,9 @@
 // start and long poll, and the authenticator app's signed routes.
 import { Type } from "typebox";
 import type { FastifyRequest } from "fastify";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { ref, withExample, withExamples } from "../http/components.ts";
+import { signInExamples } from "../sign-in/schemas.ts";
 import { bearerSecurity, type App } from "../http/app-type.ts";
 import { AppError } from "../errors.ts";
 import { bearerToken } from "../http/guards.ts";
@@ -16,10 +18,13 @@ import type { PushService } from "./service.ts";
 import {
   AnswerBodySchema, AnswerResultSchema, AppChallengeListSchema, AppChallengeParams, AuthenticatorParams, ChallengeParams, CompletePairingBodySchema,
   PairingCompletedSchema, PairingConfirmedSchema, PairingParams, PairingStartedSchema, PushAuthenticatorListSchema, PushOutcomeSchema,
-  PushStartedSchema, StartPushBodySchema, WaitQuery,
+  PushStartedSchema, StartPushBodySchema, WaitQuery, pushOutcomeExamples,
 } from "./schemas.ts";
 
 export const appSignatureSecurity = [{ appSignature: [] }];
+
+/** Who may start or confirm a pairing, and why not (the enrollment rule; an enrollment token has its attempts). */
+const ENROLLER = ["UNAUTHENTICATED", "MFA_TOKEN_EXHAUSTED", "PASSWORD_SIGN_IN_REQUIRED", "REAUTHENTICATION_REQUIRED", "SECOND_FACTOR_REQUIRED"] as const;
 
 export function registerPushRoutes(app: App, deps: {
   guards: AppGuards;
@@ -43,11 +48,11 @@ export function registerPushRoutes(app: App, deps: {
         "PushSubscription to the pairing as pushAddress {kind: \"webpush\", subscription}. 404 NOT_FOUND while Web Push is off.",
       security: [],
       response: {
-        200: Type.Object(
+        200: withExample(Type.Object(
           { publicKey: Type.String({ description: "The VAPID public key, base64url (uncompressed P-256 point, RFC 8292 §3.2)" }) },
           { additionalProperties: false, description: "The key to subscribe with" },
-        ),
-        ...problemResponses(404),
+        ), "The VAPID key", { publicKey: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM" }),
+        ...problemResponsesFor("NOT_FOUND"),
       },
     },
   }, async () => {
@@ -74,7 +79,15 @@ export function registerPushRoutes(app: App, deps: {
         "when a factor is already active. Also accepts an enrollment token. The app completes the pairing with POST /v1/authenticator/pairings; " +
         "nothing is active until this session confirms it.",
       security: bearerSecurity,
-      response: { 200: PairingStartedSchema, ...problemResponses(401, 403) },
+      response: {
+        200: withExample(PairingStartedSchema, "A pairing waiting for the app", {
+          pairingId: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4",
+          pairingUri: "idpush://pair?v=1&url=https%3A%2F%2Fid.example.com&token=pt_Qm9uZXN0bHlSYW5kb20&issuer=Bookkeeping%20%26%20Invoicing",
+          qrSvg: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 41 41\">…</svg>",
+          expiresIn: 240,
+        }),
+        ...problemResponsesFor(...ENROLLER, "UNAVAILABLE"),
+      },
     },
   }, async (request) => pairing.start(pairingActor(request)));
 
@@ -85,7 +98,13 @@ export function registerPushRoutes(app: App, deps: {
       summary: "Paired authenticator apps, and pairings waiting for confirmation",
       description: "A pairing the app completed shows the name the app gave: show it before confirming.",
       security: bearerSecurity,
-      response: { 200: PushAuthenticatorListSchema, ...problemResponses(401) },
+      response: {
+        200: withExample(PushAuthenticatorListSchema, "One paired app, one waiting for confirmation", { authenticators: [
+          { id: "3b2a1c0d-9e8f-4a7b-b6c5-d4e3f2a1b0c9", name: "Anna's iPhone", status: "active", algorithm: "ES256", pairedAt: "2026-11-20T09:00:00.000Z", lastUsedAt: "2026-12-01T07:58:00.000Z" },
+          { id: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4", name: "Work Android", status: "awaiting_confirmation", algorithm: "EdDSA", pairedAt: "2026-12-01T08:30:00.000Z", lastUsedAt: null },
+        ] }),
+        ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE"),
+      },
     },
   }, async (request) => ({ authenticators: await pairing.list(guards.principalOf(request).userId) }));
 
@@ -99,7 +118,14 @@ export function registerPushRoutes(app: App, deps: {
         "recovery code, shown only here; with an enrollment token, also the session.",
       security: bearerSecurity,
       params: PairingParams,
-      response: { 200: PairingConfirmedSchema, ...problemResponses(400, 401, 403, 409) },
+      response: {
+        200: withExamples(PairingConfirmedSchema, {
+          another: { summary: "Paired beside another factor", value: { id: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4" } },
+          first: { summary: "The first factor: 2SV is on, with its recovery code", value: { id: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4", recoveryCodes: ["K7QX-2M9D-PL4W-8HTE"] } },
+          enrolled: { summary: "With an enrollment token: the session too", value: { id: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4", recoveryCodes: ["K7QX-2M9D-PL4W-8HTE"], session: signInExamples.authenticated.value } },
+        }),
+        ...problemResponsesFor(...ENROLLER, "NO_PAIRING_TO_CONFIRM", "NOT_FOUND", "UNAVAILABLE"),
+      },
     },
   }, async (request) => pairing.confirm(pairingActor(request), request.params.pairingId));
 
@@ -111,7 +137,10 @@ export function registerPushRoutes(app: App, deps: {
       description: "Needs a session that passed the second step. Removing the last factor turns 2SV off, and is refused (409) while a company policy requires 2SV.",
       security: bearerSecurity,
       params: AuthenticatorParams,
-      response: { 204: Type.Null({ description: "Removed" }), ...problemResponses(400, 401, 403, 404, 409) },
+      response: {
+        204: Type.Null({ description: "Removed" }),
+        ...problemResponsesFor("UNAUTHENTICATED", "SECOND_FACTOR_REQUIRED", "REAUTHENTICATION_REQUIRED", "NOT_FOUND", "TWO_STEP_REQUIRED_BY_POLICY", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     await pairing.remove(guards.principalOf(request), request.params.id);
@@ -126,8 +155,12 @@ export function registerPushRoutes(app: App, deps: {
         "Bound to the MFA token, its person and sign-in; one pending challenge per person (a new one replaces it). Show numberToMatch: the person " +
         "types it in the app. After an unapproved push the next waits 10 s, doubling to 1 h (429 PUSH_TOO_SOON + Retry-After); after \"This wasn't me\" " +
         "pushes are paused (429 PUSH_BLOCKED). Counts an attempt of the MFA token.",
+      security: [],
       body: StartPushBodySchema,
-      response: { 200: PushStartedSchema, ...problemResponses(400, 401, 409, 413, 415, 429, 503) },
+      response: {
+        200: withExample(PushStartedSchema, "Sent: show the number", { challengeId: "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f", expiresIn: 120, numberToMatch: "47" }),
+        ...problemResponsesFor("INVALID_MFA_TOKEN", "MFA_TOKEN_EXHAUSTED", "PUSH_NOT_PAIRED", "PUSH_TOO_SOON", "PUSH_BLOCKED", "RATE_LIMITED", "UNAVAILABLE"),
+      },
     },
   }, async (request) => push.start(request.body, { clientAddress: request.ip, userAgent: request.headers["user-agent"] ?? null }));
 
@@ -142,7 +175,10 @@ export function registerPushRoutes(app: App, deps: {
       security: bearerSecurity,
       params: ChallengeParams,
       querystring: WaitQuery,
-      response: { 200: PushOutcomeSchema, ...problemResponses(400, 401, 404) },
+      response: {
+        200: withExamples(ref(PushOutcomeSchema), pushOutcomeExamples),
+        ...problemResponsesFor("INVALID_MFA_TOKEN", "MFA_TOKEN_EXHAUSTED", "NOT_FOUND", "ACCOUNT_DISABLED", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const token = bearerToken(request);
@@ -155,8 +191,12 @@ export function registerPushRoutes(app: App, deps: {
       tags: ["Authenticator app"],
       summary: "Complete a pairing with the app's public key and proof of possession",
       description: "Single use: the pairing token works once, within its lifetime. The key is stored with its RFC 7638 thumbprint and a pinned algorithm.",
+      security: [],
       body: CompletePairingBodySchema,
-      response: { 200: PairingCompletedSchema, ...problemResponses(400, 401, 409, 413, 415) },
+      response: {
+        200: withExample(PairingCompletedSchema, "Registered: the person confirms next", { pairingId: "9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4", thumbprint: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", status: "awaiting_confirmation" }),
+        ...problemResponsesFor("PAIRING_TOKEN_INVALID", "PAIRING_PROOF_INVALID", "UNSUPPORTED_APP_KEY", "APP_KEY_IN_USE", "UNAVAILABLE"),
+      },
     },
   }, async (request) => pairing.complete(request.body));
 
@@ -169,7 +209,13 @@ export function registerPushRoutes(app: App, deps: {
         "iat within 120 s, jti single-use. Waits up to waitSeconds (at most 25) for a challenge.",
       security: appSignatureSecurity,
       querystring: WaitQuery,
-      response: { 200: AppChallengeListSchema, ...problemResponses(400, 401) },
+      response: {
+        200: withExample(AppChallengeListSchema, "One sign-in to approve", { challenges: [{
+          id: "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f", service: "Bookkeeping & Invoicing", requestedAt: "2026-12-01T08:31:02.000Z", expiresAt: "2026-12-01T08:33:02.000Z",
+          clientAddress: "203.0.113.7", browser: "Firefox 133", os: "macOS", numberRequired: true, contextHash: "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5",
+        }] }),
+        ...problemResponsesFor("INVALID_APP_SIGNATURE", "UNAVAILABLE"),
+      },
     },
   }, async (request) => {
     const signature = request.headers[APP_SIGNATURE_HEADER];
@@ -187,7 +233,13 @@ export function registerPushRoutes(app: App, deps: {
       security: appSignatureSecurity,
       params: AppChallengeParams,
       body: AnswerBodySchema,
-      response: { 200: AnswerResultSchema, ...problemResponses(400, 401, 404, 409, 413, 415) },
+      response: {
+        200: withExamples(AnswerResultSchema, {
+          approved: { summary: "Approved", value: { status: "approved" } },
+          rejected: { summary: "Rejected: the wrong number was typed", value: { status: "rejected", reason: "wrong_number" } },
+        }),
+        ...problemResponsesFor("INVALID_APP_SIGNATURE", "NOT_FOUND", "PUSH_NOT_PENDING", "PUSH_CONTEXT_MISMATCH", "UNAVAILABLE"),
+      },
     },
   }, async (request) => push.answer(await deps.apps.appOf(request.body.answer), request.params.id, request.body.answer, request.log));
 }

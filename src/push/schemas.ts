@@ -1,6 +1,7 @@
 import { Type } from "typebox";
 import { AuthenticatedSchema } from "../sign-in/schemas.ts";
 import { PushAuthenticatorSchema, RecoveryCodesProperty } from "../mfa/schemas.ts";
+import { component, outcomes, ref } from "../http/components.ts";
 
 const Jws = (description: string) => Type.String({ minLength: 10, maxLength: 4096, pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", description });
 
@@ -43,7 +44,16 @@ export const CompletePairingBodySchema = Type.Object(
     pushAddress: Type.Optional(PushAddressSchema),
     proof: Jws("JWS (typ push-pairing+jwt) by that key over {nonce: pairingToken, aud: the service URL, iat}: proof of possession"),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{
+      pairingToken: "pt_Qm9uZXN0bHlSYW5kb20",
+      name: "Anna's iPhone",
+      publicKey: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" },
+      pushAddress: { kind: "apns", deviceToken: "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad" },
+      proof: "eyJhbGciOiJFZERTQSIsInR5cCI6InB1c2gtcGFpcmluZytqd3QifQ.eyJub25jZSI6InB0In0.c2lnbmF0dXJl",
+    }],
+  },
 );
 
 export const PairingCompletedSchema = Type.Object(
@@ -68,13 +78,13 @@ export const PairingConfirmedSchema = Type.Object(
   {
     id: Type.String({ format: "uuid", description: "The paired app, now active" }),
     recoveryCodes: Type.Optional(RecoveryCodesProperty),
-    session: Type.Optional(AuthenticatedSchema),
+    session: Type.Optional(ref(AuthenticatedSchema, { description: "With an enrollment token: the session, signed in" })),
   },
   { additionalProperties: false, description: "The app is paired; the recovery code when it is the first factor, the session with an enrollment token" },
 );
 
 export const PushAuthenticatorListSchema = Type.Object(
-  { authenticators: Type.Array(PushAuthenticatorSchema, { description: "Paired apps and pairings awaiting confirmation" }) },
+  { authenticators: Type.Array(ref(PushAuthenticatorSchema), { description: "Paired apps and pairings awaiting confirmation" }) },
   { additionalProperties: false, description: "The person's authenticator apps" },
 );
 
@@ -84,7 +94,7 @@ export const StartPushBodySchema = Type.Object(
     rememberDevice: Type.Optional(Type.Boolean({ description: "Remember this device for 30 days once approved: the approved answer carries a deviceToken" })),
     deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "A label for the trusted device" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ mfaToken: "mfa_Zk3Q9x0cVb7nT2r", rememberDevice: true, deviceName: "Work laptop" }] },
 );
 
 export const PushStartedSchema = Type.Object(
@@ -96,18 +106,34 @@ export const PushStartedSchema = Type.Object(
   { additionalProperties: false, description: "A push challenge was sent to the person's paired apps" },
 );
 
-export const PushOutcomeSchema = Type.Union([
-  AuthenticatedSchema,
-  Type.Object({
-    status: Type.Literal("pending", { description: "Not answered yet: poll again" }),
-    expiresIn: Type.Integer({ description: "Seconds left to answer" }),
-  }, { additionalProperties: false, description: "Still waiting" }),
-  Type.Object({
-    status: Type.Literal("rejected", { description: "Rejected in the app: offer a code or sign in again" }),
-    reason: Type.String({ description: "declined, not_me (the person reported it) or wrong_number" }),
-  }, { additionalProperties: false, description: "Rejected" }),
-  Type.Object({ status: Type.Literal("expired", { description: "Unanswered in time, or replaced by a newer push" }) }, { additionalProperties: false, description: "Expired" }),
-], { description: "pending, approved (the authenticated answer, once), rejected or expired" });
+export const PushPendingSchema = component("PushPending", Type.Object({
+  status: Type.Literal("pending", { description: "Not answered yet: poll again" }),
+  expiresIn: Type.Integer({ description: "Seconds left to answer" }),
+}, { additionalProperties: false, description: "Still waiting" }));
+
+export const PushRejectedSchema = component("PushRejected", Type.Object({
+  status: Type.Literal("rejected", { description: "Rejected in the app: offer a code or sign in again" }),
+  reason: Type.String({ description: "declined, not_me (the person reported it) or wrong_number" }),
+}, { additionalProperties: false, description: "Rejected" }));
+
+export const PushExpiredSchema = component("PushExpired", Type.Object(
+  { status: Type.Literal("expired", { description: "Unanswered in time, or replaced by a newer push" }) },
+  { additionalProperties: false, description: "Expired" },
+));
+
+export const PushOutcomeSchema = component("PushOutcome", outcomes([AuthenticatedSchema, PushPendingSchema, PushRejectedSchema, PushExpiredSchema], {
+  description: "pending, approved (the token answer, once), rejected or expired; told apart by `status`",
+}));
+
+export const pushOutcomeExamples = {
+  pending: { summary: "Not answered yet", value: { status: "pending", expiresIn: 97 } },
+  approved: {
+    summary: "Approved: the session",
+    value: { status: "authenticated", accessToken: "eyJhbGciOiJFZERTQSIsImtpZCI6ImFjY2Vzcy0xIiwidHlwIjoiYXQrand0In0.e30.c2ln", refreshToken: "rt_3q2-7wNfLkYwS0m3m6u8cA", expiresIn: 600, tokenType: "Bearer" },
+  },
+  rejected: { summary: "Rejected in the app", value: { status: "rejected", reason: "declined" } },
+  expired: { summary: "Unanswered in time", value: { status: "expired" } },
+};
 
 export const AppChallengeListSchema = Type.Object(
   {
@@ -128,7 +154,7 @@ export const AppChallengeListSchema = Type.Object(
 
 export const AnswerBodySchema = Type.Object(
   { answer: Jws("JWS (typ push-answer+jwt, kid = key thumbprint) of {cid, decision: approve|reject, number?, reason?: not_me|declined, ctx, aud, iat, exp ≤ iat+60, jti}") },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ answer: "eyJhbGciOiJFZERTQSIsInR5cCI6InB1c2gtYW5zd2VyK2p3dCJ9.eyJjaWQiOiIuLi4ifQ.c2lnbmF0dXJl" }] },
 );
 
 export const AnswerResultSchema = Type.Object(

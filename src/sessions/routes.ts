@@ -1,5 +1,6 @@
 import { Type } from "typebox";
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { withExample, withExamples } from "../http/components.ts";
 import { apiKeySecurity, bearerSecurity, type App } from "../http/app-type.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
 import { AppError } from "../errors.ts";
@@ -8,7 +9,7 @@ import type { FastifyRequest } from "fastify";
 import type { CookieTransport } from "./cookie-transport.ts";
 import type { AppGuards } from "./guards.ts";
 import {
-  EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenPairSchema,
+  EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenAnswerRef,
 } from "./schemas.ts";
 import type { SessionService } from "./service.ts";
 import { apiKeyHash, clientOf } from "../clients/service.ts";
@@ -49,8 +50,14 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
         "allowed Origin) the token comes from the `__Host-refresh_token` cookie, the body is `{}`, and the new token is " +
         "set as that cookie instead of being returned. " +
         "A disabled account gets 403 ACCOUNT_DISABLED.",
+      security: [],
       body: RefreshBodySchema,
-      response: { 200: TokenPairSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
+      response: {
+        200: withExample(TokenAnswerRef("A fresh token pair; the presented refresh token is spent"), "A new token pair", {
+          status: "authenticated", accessToken: "eyJhbGciOiJFZERTQSIsImtpZCI6ImFjY2Vzcy0xIiwidHlwIjoiYXQrand0In0.e30.c2ln", refreshToken: "rt_9Xk2-pQ7mN4vB1cZ8wLs0A", expiresIn: 600, tokenType: "Bearer",
+        }),
+        ...problemResponsesFor("INVALID_REFRESH_TOKEN", "ACCOUNT_DISABLED", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => {
     const pair = await sessions.refresh(presentedRefreshToken(request, request.body));
@@ -67,7 +74,7 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
         "The session of the bearer access token. In cookie mode (`x-session-transport: cookie`, from an allowed Origin) " +
         "the refresh cookie names the session when no bearer token is sent, and the cookie is cleared.",
       security: bearerSecurity,
-      response: { 204: Type.Null({ description: "Signed out" }), ...problemResponses(400, 401, 403) },
+      response: { 204: Type.Null({ description: "Signed out" }), ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     if (transport.cookieMode(request)) transport.clear(reply);
@@ -81,7 +88,13 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       summary: "List my live sessions",
       description: "Each with when and where it began, its last use and how the person authenticated; `current` marks this one (checklist SJ-09).",
       security: bearerSecurity,
-      response: { 200: SessionListSchema, ...problemResponses(401) },
+      response: {
+        200: withExample(SessionListSchema, "This session and one other", { sessions: [
+          { id: "0d9f6c2e-5a4b-4c3d-8e1f-2a3b4c5d6e7f", createdAt: "2026-11-30T08:12:00.000Z", lastUsedAt: "2026-12-01T09:40:00.000Z", clientAddress: "203.0.113.7", userAgent: "Mozilla/5.0 (Macintosh) Firefox/133.0", amr: ["pwd", "otp", "mfa"], current: true },
+          { id: "7a1b2c3d-4e5f-4a6b-9c8d-0e1f2a3b4c5d", createdAt: "2026-11-28T17:02:00.000Z", lastUsedAt: "2026-11-29T07:55:00.000Z", clientAddress: "198.51.100.23", userAgent: null, amr: ["pwd"], current: false },
+        ] }),
+        ...problemResponsesFor("UNAUTHENTICATED", "UNAVAILABLE"),
+      },
     },
   }, async (request) => {
     const rows = await sessions.list(guards.principalOf(request));
@@ -96,7 +109,7 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       description: "Needs a recent sign-in (ENROLL_MAX_AUTH_AGE_SECONDS, else 403 REAUTHENTICATION_REQUIRED). Its refresh and access tokens stop working. Another person's session id is 404.",
       security: bearerSecurity,
       params: SessionIdParamsSchema,
-      response: { 204: Type.Null({ description: "Ended" }), ...problemResponses(400, 401, 403, 404) },
+      response: { 204: Type.Null({ description: "Ended" }), ...problemResponsesFor("UNAUTHENTICATED", "REAUTHENTICATION_REQUIRED", "NOT_FOUND", "UNAVAILABLE") },
     },
   }, async (request, reply) => {
     if (!(await sessions.endOne(guards.principalOf(request), request.params.id))) throw new AppError("NOT_FOUND");
@@ -110,7 +123,7 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       summary: "End all my other sessions",
       description: "Every session but this one ends. Needs a recent sign-in (ENROLL_MAX_AUTH_AGE_SECONDS, else 403 REAUTHENTICATION_REQUIRED).",
       security: bearerSecurity,
-      response: { 200: EndedSessionsSchema, ...problemResponses(401, 403) },
+      response: { 200: withExample(EndedSessionsSchema, "Two other sessions ended", { ended: 2 }), ...problemResponsesFor("UNAUTHENTICATED", "REAUTHENTICATION_REQUIRED", "UNAVAILABLE") },
     },
   }, async (request) => ({ ended: await sessions.endOthers(guards.principalOf(request)) }));
 
@@ -123,7 +136,13 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
       description: "Revocation-aware: a token whose session was revoked or expired is inactive. Scope tokens:introspect.",
       security: apiKeySecurity,
       body: IntrospectBodySchema,
-      response: { 200: IntrospectionSchema, ...problemResponses(400, 401, 403) },
+      response: {
+        200: withExamples(IntrospectionSchema, {
+          active: { summary: "A live access token", value: { active: true, token_type: "access_token", sub: "2c9a7f3e-1b4d-4e8a-9f6c-3d2e1a0b9c8d", sid: "0d9f6c2e-5a4b-4c3d-8e1f-2a3b4c5d6e7f", amr: ["pwd", "otp", "mfa"], auth_time: 1764578400, iss: "https://id.example.com", aud: "bookkeeping-api", iat: 1764578400, exp: 1764579000, jti: "b3f1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d" } },
+          inactive: { summary: "A revoked, expired or unknown token", value: { active: false } },
+        }),
+        ...problemResponsesFor("INVALID_CLIENT", "INSUFFICIENT_SCOPE", "UNAVAILABLE"),
+      },
     },
   }, async (request) => {
     const { token } = request.body;
@@ -166,7 +185,8 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
     schema: {
       tags: ["Tokens"],
       summary: "Public keys that verify this service's tokens",
-      response: { 200: JwksSchema },
+      security: [],
+      response: { 200: withExample(JwksSchema, "One access-token key", { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "access-2026-11", alg: "EdDSA", use: "sig" }] }) },
     },
   }, async (_request, reply) => {
     reply.header("cache-control", "public, max-age=300");

@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { Type, type Static } from "typebox";
 
 /** The token pair of every answer that signs a person in. */
 export const TokenPairProperties = {
@@ -11,14 +11,24 @@ export const TokenPairProperties = {
 };
 
 
-export const RefreshBodySchema = Type.Object(
-  { refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token; required unless in cookie mode, where it must be absent" })) },
+/**
+ * The id of the token answer, the named schema every sign-in answers with. It is
+ * defined by the sign-in feature (sign-in/schemas.ts, which builds it from the
+ * properties above); the refresh route, here below it, refers to it by this id.
+ */
+export const TOKEN_ANSWER_ID = "TokenAnswer";
+
+const TokenPairSchema = Type.Object(
+  { status: Type.Literal("authenticated", { description: "Always authenticated" }), ...TokenPairProperties },
   { additionalProperties: false },
 );
 
-export const TokenPairSchema = Type.Object(
-  { status: Type.Literal("authenticated", { description: "Always authenticated" }), ...TokenPairProperties },
-  { additionalProperties: false, description: "A fresh token pair; the presented refresh token is spent" },
+/** A reference to the token answer, typed as the part a refresh fills in. */
+export const TokenAnswerRef = (description: string) => Type.Unsafe<Static<typeof TokenPairSchema>>(Type.Ref(TOKEN_ANSWER_ID, { description }));
+
+export const RefreshBodySchema = Type.Object(
+  { refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The current refresh token; required unless in cookie mode, where it must be absent" })) },
+  { additionalProperties: false, examples: [{ refreshToken: "rt_3q2-7wNfLkYwS0m3m6u8cA" }] },
 );
 
 export const IntrospectBodySchema = Type.Object(
@@ -26,7 +36,7 @@ export const IntrospectBodySchema = Type.Object(
     token: Type.String({ minLength: 1, maxLength: 4096, description: "An access token or a refresh token" }),
     token_type_hint: Type.Optional(Type.Union([Type.Literal("access_token"), Type.Literal("refresh_token")], { description: "RFC 7662 §2.1 hint" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ token: "eyJhbGciOiJFZERTQSIsImtpZCI6ImFjY2Vzcy0xIiwidHlwIjoiYXQrand0In0.e30.c2ln", token_type_hint: "access_token" }] },
 );
 
 export const IntrospectionSchema = Type.Object(

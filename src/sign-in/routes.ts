@@ -1,7 +1,8 @@
-import { problemResponses } from "../http/problem.ts";
+import { problemResponsesFor } from "../http/problem.ts";
+import { ref, withExamples } from "../http/components.ts";
 import type { App } from "../http/app-type.ts";
 import type { CookieTransport } from "../sessions/cookie-transport.ts";
-import { LoginBodySchema, LoginResultSchema } from "./schemas.ts";
+import { LoginBodySchema, LoginResultSchema, signInExamples } from "./schemas.ts";
 import type { SignInService } from "./service.ts";
 
 export function registerSignInRoutes(app: App, signIn: SignInService, transport: CookieTransport) {
@@ -16,8 +17,12 @@ export function registerSignInRoutes(app: App, signIn: SignInService, transport:
         "A disabled account gets 403 ACCOUNT_DISABLED, only after a correct password. " +
         "Pages in a browser send `x-session-transport: cookie` (cookie mode, allowed Origins only, else 403 ORIGIN_NOT_ALLOWED): " +
         "the refresh token is then set as an HttpOnly cookie instead of being returned.",
+      security: [],
       body: LoginBodySchema,
-      response: { 200: LoginResultSchema, ...problemResponses(400, 401, 403, 413, 415, 429, 503) },
+      response: {
+        200: withExamples(ref(LoginResultSchema), signInExamples),
+        ...problemResponsesFor("PASSWORD_TOO_LONG", "INVALID_CREDENTIALS", "ACCOUNT_DISABLED", "RATE_LIMITED", "SERVICE_BUSY", "UNAVAILABLE"),
+      },
     },
   }, async (request, reply) => transport.deliver(request, reply, await signIn.login(request.body, request.ip, request.log)));
 }

@@ -13,6 +13,7 @@ import { openDatabase, type Database } from "../../src/db/database.ts";
 import type { Clock } from "../../src/lib/clock.ts";
 import type { App } from "../../src/http/app-type.ts";
 import type { PushSender } from "../../src/push/delivery/sender.ts";
+import { recordProblem } from "./problem-observations.ts";
 
 export const TEST_PASSWORD = "correct horse battery staple";
 
@@ -74,7 +75,9 @@ export interface StartOptions {
 export async function startApp(t: Test, options: StartOptions = {}): Promise<App> {
   const databaseUrl = options.database ? undefined : await freshDatabaseUrl(t);
   const config = testConfig({ ...(options.logStream ? { LOG_LEVEL: "info" } : {}), ...options.config }, databaseUrl);
-  const app = await buildApp({ config, clock: options.clock, logStream: options.logStream, database: options.database, pushSender: options.pushSender });
+  const app = await buildApp({
+    config, clock: options.clock, logStream: options.logStream, database: options.database, pushSender: options.pushSender, observeProblem: recordProblem,
+  });
   t.teardown(() => app.close());
   return app;
 }
