@@ -359,7 +359,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const clients = createClientService(repositories.clients);
   const guards = createGuards({ person: sessions.authenticate, client: clients.authenticate });
   const challenges = createChallengeService(repositories.challenges, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
-  const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+  const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock, transaction });
   const checkPassword = createPasswordCheck({
     users: repositories.users,
     hasher,
@@ -367,6 +367,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     failureCap: config.LOGIN_FAILURE_CAP,
     clock,
     emit: onEvent,
+    transaction,
     isTrustedDevice: devices.isTrusted,
   });
   const accounts = createAccountsService({
@@ -381,6 +382,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     sessions,
     devices,
     emit: onEvent,
+    transaction,
     companyNamesOf: repositories.companies.companyNamesOf,
   });
 
@@ -391,6 +393,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     settings: { freeFailures: config.MFA_FREE_FAILURES, maxWaitSeconds: config.MFA_MAX_WAIT_SECONDS, failureCap: config.MFA_FAILURE_CAP },
     clock,
     onEvent,
+    transaction,
   });
   const enrollment = createEnrollmentService({
     mfa: repositories.mfa,
@@ -434,12 +437,13 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     users: repositories.users, hasher, checkPassword, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
   });
   const companies = createCompanyService({
-    companies: repositories.companies, userExists: accounts.exists, emit: onEvent, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+    companies: repositories.companies, userExists: accounts.exists, emit: onEvent, transaction, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
   });
   const federated = createFederatedService({
     provider: await resolveFederatedProvider(app, config, clock),
     providerName: config.FEDERATED_PROVIDER,
     identities: repositories.externalIdentities,
+    transaction,
     clock,
     emit: onEvent,
     afterFirstFactor: secondStep.afterFirstFactor,
