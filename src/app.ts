@@ -20,7 +20,7 @@ import { createLogger } from "./logging.ts";
 import type { App } from "./http/app-type.ts";
 import { createGuards } from "./http/guards.ts";
 import { ProblemSchema } from "./http/problem.ts";
-import { registerProblemHandler } from "./plugins/problem-handler.ts";
+import { frameworkErrorHandler, registerProblemHandler } from "./plugins/problem-handler.ts";
 import { registerOpenApi } from "./plugins/openapi.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
 import { failClosed, oneTimeClaims, postgresCounterStore, redisCounterStore, type CounterStore } from "./rate-limit/counter-store.ts";
@@ -113,6 +113,7 @@ function createFastify(config: Config, logStream?: DestinationStream): App {
     requestTimeout: 15_000,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
     // Fastify's Ajv defaults coerce types and silently drop unknown fields; an
     // identity API must refuse both (checklist IV-01).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },

@@ -17,6 +17,7 @@ export const ConfigSchema = Type.Object({
   }),
   HOST: Str("127.0.0.1", "address to listen on (0.0.0.0 in a container)"),
   PORT: Int(3000, 0, 65535, "TCP port"),
+  SHUTDOWN_GRACE_SECONDS: Int(10, 1, 120, "on SIGTERM/SIGINT: in-flight requests get this long to finish (long polls answer at once) before the process exits anyway"),
   LOG_LEVEL: Type.Union([
     Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"),
     Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent"),

@@ -43,6 +43,7 @@ export const errorCatalogue = {
   NOT_AN_OFFICE_MEMBER: { status: 409, title: "Only members of the office can be assigned to its clients." },
   INVALID_RELATION: { status: 409, title: "A company cannot be its own client." },
   EMAIL_TAKEN: { status: 409, title: "A user with this email exists." },
+  URI_TOO_LONG: { status: 414, title: "A path segment of the URL is too long." },
   BODY_TOO_LARGE: { status: 413, title: "The request body is too large." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Only application/json is accepted." },
   RATE_LIMITED: { status: 429, title: "Too many attempts; wait before trying again." },

@@ -68,6 +68,24 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, appErr
   return reply.code(appError.status).type("application/problem+json; charset=utf-8").serializer(JSON.stringify).send(body);
 }
 
+/**
+ * Errors Fastify's router raises before any route or hook runs (a path parameter over
+ * maxParamLength, a URL that is not valid percent-encoding, or an async route constraint that fails: none is used today):
+ * by default Fastify answers them in its own JSON shape with the whole URL echoed back
+ * (query string included). Passed as Fastify's `frameworkErrors` option, they get the
+ * same problem+json as every other refusal and never echo the URL.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = error.code === "FST_ERR_MAX_PARAM_LENGTH"
+    ? new AppError("URI_TOO_LONG")
+    : error.code === "FST_ERR_BAD_URL"
+      ? new AppError("VALIDATION_FAILED", { detail: "The URL is not valid percent-encoded UTF-8." })
+      : new AppError("INTERNAL");
+  if (appError.status >= 500) request.log.error({ errorCode: appError.code, reason: error.code }, "router error");
+  else request.log.info({ errorCode: appError.code, reason: error.code }, "request refused");
+  return sendProblem(reply, request, appError);
+}
+
 /** Told of every refusal before it is sent (the audit log hears every 429 here: LA-01). */
 export type RefusalListener = (request: FastifyRequest, error: AppError) => Promise<void>;
 
