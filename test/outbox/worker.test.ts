@@ -195,10 +195,10 @@ t.test("on shutdown the worker finishes the row in hand and takes no other", asy
   await enqueue(db, 3);
   await until(t, "the first attempt is in flight", () => receiver.deliveries.length === 1);
   await app.close();
+  t.equal((await outboxRows(db)).length, 2, "the row in hand was delivered and removed before close returned");
   await sleep(600);
   t.equal(receiver.deliveries.length, 1, "no other row was taken");
   const rows = await outboxRows(db);
-  t.equal(rows.length, 2, "the row in hand was delivered and removed before close returned");
   t.same(rows.map((r) => r.attempts), [0, 0], "the others wait, untouched, for the next instance");
 });
 
