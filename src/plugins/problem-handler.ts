@@ -21,15 +21,21 @@ const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P
 const UNAVAILABLE_DRIVER_KINDS = new Set(["DatabaseNotReachable", "DatabaseDoesNotExist", "SocketTimeout", "TooManyConnections", "ConnectionClosed"]);
 // node-postgres's own words when the pool has no free connection in time, or loses one.
 const UNAVAILABLE_POOL_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/;
+// PostgreSQL's SQLSTATE classes for a server going away under a running statement:
+// 57P01 admin_shutdown (pg_ctl stop, a failover), 57P02 crash_shutdown, 57P03
+// cannot_connect_now (starting up or shutting down), and class 08, connection exception
+// (PostgreSQL docs, Appendix A). Prisma passes them on as a driver error of kind "postgres".
+const UNAVAILABLE_SQLSTATES = /^(57P0[123]|08[0-9A-Z]{3})$/;
 const DATABASE_RETRY_SECONDS = 2;
 
 /** A database that is down, or a pool with no free connection: the client should retry soon (checklist AV-04, AV-05). */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null;
+  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } } } | null;
   if (!e || typeof e !== "object") return false;
-  if (typeof e.code === "string" && UNAVAILABLE_PRISMA_CODES.has(e.code)) return true;
-  const kind = e.meta?.driverAdapterError?.cause?.kind;
-  if (typeof kind === "string" && UNAVAILABLE_DRIVER_KINDS.has(kind)) return true;
+  if (typeof e.code === "string" && (UNAVAILABLE_PRISMA_CODES.has(e.code) || UNAVAILABLE_SQLSTATES.test(e.code))) return true;
+  const cause = e.meta?.driverAdapterError?.cause;
+  if (typeof cause?.kind === "string" && UNAVAILABLE_DRIVER_KINDS.has(cause.kind)) return true;
+  if (cause?.kind === "postgres" && typeof cause.code === "string" && UNAVAILABLE_SQLSTATES.test(cause.code)) return true;
   return typeof e.message === "string" && UNAVAILABLE_POOL_MESSAGES.test(e.message);
 }
 

@@ -86,8 +86,11 @@ export function createSessionService(deps: {
     return pairFor(session, refreshToken);
   }
 
+  // A grace of 0 is off. Without that check a race read as "within grace": two requests
+  // spending one token, the loser's clock reading taken before the winner's (another
+  // instance, or the same one), give a negative age, which is less than 0 s.
   function withinGrace(spentAt: Date, now: Date): boolean {
-    return now.getTime() - spentAt.getTime() < settings.reuseGraceSeconds * 1000;
+    return settings.reuseGraceSeconds > 0 && now.getTime() - spentAt.getTime() < settings.reuseGraceSeconds * 1000;
   }
 
   async function refresh(refreshToken: string): Promise<TokenPair> {

@@ -8,6 +8,7 @@ import pg from "pg";
 import { startThrowawayPostgres } from "../helpers/throwaway-postgres.ts";
 import { createApiKeyByCli, sharedKeys, startInstance } from "../helpers/instances.ts";
 import { bearer, call, claimsOf, createPerson, refresh, session, signIn, type Answer } from "../helpers/http-flows.ts";
+import { sha256 } from "../../src/lib/identifiers.ts";
 
 // Fastify's requestTimeout in src/app.ts: no answer may take longer.
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -93,7 +94,8 @@ t.test("when PostgreSQL returns, the same process recovers by itself and no comm
   await load;
   t.doesNotThrow(() => process.kill(instance.pid, 0), "the same process (never restarted) is still running");
   const after = seen.filter((s) => s.phase === "after" && s.what === "login");
-  t.ok(after.length > 0 && after.every((s) => s.answer.status === 200), `${after.length} sign-ins after recovery, all 200`);
+  t.ok(after.length > 0, `${after.length} sign-ins after recovery`);
+  t.same(after.filter((s) => s.answer.status !== 200).map((s) => `${s.answer.status} ${JSON.stringify(s.answer.body).slice(0, 200)}`), [], "all answered 200");
 
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
@@ -107,4 +109,32 @@ t.test("when PostgreSQL returns, the same process recovers by itself and no comm
     t.equal(me.status, 200, "the session from before the outage still authenticates");
     t.equal((await refresh(base, tokens.refreshToken)).status, 200, "its refresh token still rotates");
   }
+});
+
+t.test("a statement the shutdown cuts off (57P01 admin_shutdown) answers 503, not 500", async (t) => {
+  // Another connection holds the refresh token's row, so the refresh's UPDATE is waiting on
+  // the server when pg_ctl stops it: the server ends that statement with 57P01.
+  const person = await createPerson(base, apiKey);
+  const { refreshToken } = await session(base, person.email);
+  const holder = new pg.Client({ connectionString: database.url });
+  holder.on("error", () => {}); // the shutdown ends this connection too
+  await holder.connect();
+  await holder.query("BEGIN");
+  await holder.query("SELECT id FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE", [sha256(refreshToken)]);
+  const waiting = refresh(base, refreshToken);
+  await new Promise((r) => setTimeout(r, 700));
+  await database.stop("fast");
+  const answer = await waiting;
+  t.equal(answer.status, 503, `the waiting refresh answered ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)}`);
+  t.equal(answer.body.code, "UNAVAILABLE");
+  t.ok(answer.headers.get("retry-after"), "with Retry-After");
+  await holder.end().catch(() => {});
+  await database.start();
+  let ready = 0;
+  for (let i = 0; i < 120 && ready !== 200; i++) {
+    ready = (await call(base, "GET", "/health/ready")).status;
+    if (ready !== 200) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.equal(ready, 200, "ready again");
+  t.equal((await refresh(base, refreshToken)).status, 200, "the refresh cut off was rolled back: the token still rotates");
 });

@@ -52,7 +52,7 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
   const resolve = resolver(document);
   const out: Operation[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
-    const shared = ((item.parameters as unknown[]) ?? []).map((p) => resolve(p) as Parameter);
+    const shared = ((item.parameters as unknown as unknown[] | undefined) ?? []).map((p) => resolve(p) as Parameter);
     for (const method of METHODS) {
       const op = item[method];
       if (!op) continue;

@@ -95,7 +95,7 @@ function requestShaped(op: Operation, validOnly: boolean): fc.Arbitrary<InjectOp
         const v = values[i];
         if (v !== null && v !== undefined) search.set(p.name, typeof v === "string" ? v : JSON.stringify(v) ?? "");
       });
-      if (extra !== null && extra !== undefined) search.set(extra.length % 2 ? "token" : "x", extra as string);
+      if (typeof extra === "string") search.set(extra.length % 2 ? "token" : "x", extra);
       const text = search.toString();
       return text ? `?${text}` : "";
     });
