@@ -94,7 +94,9 @@ export function registerMetrics(app: App, logLevel: LevelWithSilent, token: stri
       labelNames: ["state"],
       registers: [registry],
       async collect() {
-        const counts = await outboxCounts();
+        // With the database down the scrape still answers (the last values stay); readiness reports the outage.
+        const counts = await outboxCounts().catch(() => null);
+        if (!counts) return;
         this.set({ state: "pending" }, counts.pending);
         this.set({ state: "dead" }, counts.dead);
       },
