@@ -35,6 +35,7 @@ import { createSessionService } from "./sessions/service.ts";
 import { registerSessionRoutes } from "./sessions/routes.ts";
 import { registerCookieTransport, SESSION_TRANSPORT_HEADER } from "./sessions/cookie-transport.ts";
 import { registerCors } from "./http/cors.ts";
+import { registerCallerSignal } from "./http/caller-signal.ts";
 import { createSignInService } from "./sign-in/service.ts";
 import { registerSignInRoutes } from "./sign-in/routes.ts";
 import { createClientRepository } from "./clients/repository.ts";
@@ -255,7 +256,7 @@ function wireEvents(
 }
 
 /** Signing keys, the password hasher and the secret box. */
-async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial) {
+async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial, callerSignal: () => AbortSignal | undefined) {
   const keys = await createKeyRing(keyMaterial.signingKeys, {
     // Retired public keys stay published until every token they signed expired (checklist SJ-04).
     retentionSeconds: {
@@ -265,7 +266,7 @@ async function wireCrypto(config: Config, clock: Clock, keyMaterial: KeyMaterial
   }, clock);
   const hasher = createPasswordHasher(
     { memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM },
-    config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {},
+    { ...(config.ARGON2_MAX_CONCURRENT > 0 ? { maxConcurrent: config.ARGON2_MAX_CONCURRENT } : {}), maxQueue: config.ARGON2_MAX_QUEUE, callerSignal },
   );
   // Computes the dummy hash now, so the first unknown-email sign-in costs no more than the others.
   await hasher.verifyDummy("warm-up");
@@ -319,7 +320,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const transport = await registerCookieTransport(app, { allowedOrigins, maxAgeSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS });
   await registerOpenApi(app, config.ISSUER);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
-  const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial);
+  const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial, registerCallerSignal(app));
   const { counters, ping: pingCounters } = createCounterStore(config, database, app);
   const throttle = createSignInThrottle(counters, {
     perAddressPerMinute: config.LOGIN_RATE_PER_IP,
@@ -355,6 +356,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
       return { clientAddress, userAgent };
     },
     emit: onEvent,
+    takePendingWrites: audit.takePendingWrites,
     mayContinue: policy.sessionMayContinue,
   });
   const clients = createClientService(repositories.clients);
@@ -413,10 +415,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const secondStep = createSecondStepService({
     mfa: repositories.mfa, checker, challenges, sessions, accessTokens, devices, enrollment, clock, stepUpTtlSeconds: config.STEP_UP_TOKEN_TTL_SECONDS, onEvent, policy,
   });
-  const securityState = createSecurityStateReader({
-    mfa: repositories.mfa, devices, clock, requirementSources: policy.requirementSources,
-    pairedApps: async (userId) => (await repositories.pushAuthenticators.listForUser(userId, clock.now())).map(toView),
-  });
+  const securityState = createSecurityStateReader({ mfa: repositories.mfa, clock, toAppView: toView });
   const pushSettings = { publicUrl: config.ISSUER, serviceName: config.SERVICE_NAME };
   const pairing = createPairingService({
     authenticators: repositories.pushAuthenticators, mfa: repositories.mfa, transaction, enrollment, challenges, startSession: secondStep.authenticated,
@@ -460,9 +459,15 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   registerAccountRoutes(app, {
     accounts,
     guards,
-    me: { schemaProperties: { security: SecurityStateSchema }, load: async (userId) => ({ security: await securityState(userId) }) },
+    me: {
+      schemaProperties: { security: SecurityStateSchema },
+      load: async (userId) => {
+        const found = await securityState.profile(userId);
+        return found && { user: found.user, parts: { security: found.security } };
+      },
+    },
   });
-  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, userExists: accounts.exists, findEnrollee: challenges.findEnrollee, transport });
+  registerMfaRoutes(app, { guards, enrollment, secondStep, securityState, findEnrollee: challenges.findEnrollee, transport });
   registerPushRoutes(app, { guards, pairing, push, apps, findEnrollee: challenges.findEnrollee, vapidPublicKey: delivery.vapidPublicKey, transport });
   registerDeviceRoutes(app, { guards, devices, emit: onEvent });
   registerCompanyRoutes(app, { guards, companies });

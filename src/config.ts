@@ -49,6 +49,7 @@ export const ConfigSchema = Type.Object({
   ARGON2_TIME_COST: Int(3, 1, 20, "argon2id iterations (RFC 9106 §4: 3 at 64 MiB; OWASP: 2 at 19 MiB)"),
   ARGON2_PARALLELISM: Int(1, 1, 16, "argon2id lanes"),
   ARGON2_MAX_CONCURRENT: Int(0, 0, 256, "concurrent hash operations per instance (memory = this x ARGON2_MEMORY_KIB); 0 means one per CPU core, which leaves libuv threads free for signing"),
+  ARGON2_MAX_QUEUE: Int(64, 0, 10_000, "hash operations that may wait for a free one; beyond them a sign-in answers 503 SERVICE_BUSY with Retry-After at once (a caller that hangs up leaves the queue)"),
   LOGIN_RATE_PER_IP: Int(20, 1, 1_000_000, "sign-in requests per client address per minute"),
   LOGIN_FREE_FAILURES: Int(5, 1, 100, "password failures per account and client address before that address waits"),
   LOGIN_ACCOUNT_FREE_FAILURES: Int(20, 1, 1000, "password failures per account from all addresses (in 24 h) before the account waits, except sign-ins with a trusted device"),

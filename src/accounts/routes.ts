@@ -14,7 +14,8 @@ export function toUserView(user: UserRecord): UserView {
 export interface MeExtensions {
   /** Adds the `security` (and later `companies`) parts of GET /v1/me. */
   schemaProperties: Record<string, ReturnType<typeof Type.Object> | ReturnType<typeof Type.Array>>;
-  load(userId: string): Promise<Record<string, unknown>>;
+  /** The person and those parts, read together (one round trip); null when the person is gone. */
+  load(userId: string): Promise<{ user: UserRecord; parts: Record<string, unknown> } | null>;
 }
 
 export function registerAccountRoutes(app: App, deps: { accounts: AccountsService; guards: AppGuards; me?: MeExtensions }) {
@@ -82,9 +83,14 @@ export function registerAccountRoutes(app: App, deps: { accounts: AccountsServic
     },
   }, async (request) => {
     const { userId } = guards.principalOf(request);
+    if (deps.me) {
+      const found = await deps.me.load(userId);
+      if (!found) throw new AppError("UNAUTHENTICATED");
+      return { ...toUserView(found.user), ...found.parts };
+    }
     const user = await accounts.findUser(userId);
     if (!user) throw new AppError("UNAUTHENTICATED");
-    return { ...toUserView(user), ...(deps.me ? await deps.me.load(userId) : {}) };
+    return toUserView(user);
   });
 
   app.post("/v1/me/password", {

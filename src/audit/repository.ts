@@ -1,10 +1,10 @@
 // The event store: the only writer of audit_events (append-only here: no update
 // or delete of it exists in this file) and of outbox_messages, the webhook
 // outbox. Both tables are written by one file because an event's audit row and
-// its outbox row are written by one statement (appendEvents).
+// its outbox row are written by one statement (appendEvents, appendStatements).
 import { randomUUID } from "node:crypto";
-import type { Db } from "../db/database.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
+import type { Db, Sql } from "../db/database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 
 export type AuditFilter = Prisma.AuditEventWhereInput;
 
@@ -87,6 +87,30 @@ export function createAuditRepository(prisma: Db) {
           RETURNING 1
         )
         SELECT (SELECT count(*) FROM audit) + (SELECT count(*) FROM outbox)`;
+    },
+
+    /**
+     * The same append as CTE bodies for another feature's write (a sign-in's
+     * session with its audit and outbox rows in one statement): the rows go in
+     * only when `when` holds. Still the only SQL that writes these two tables.
+     */
+    appendStatements(events: PendingEvents, when: Sql): Sql[] {
+      const statements: Sql[] = [];
+      if (events.audit.length > 0) {
+        statements.push(Prisma.sql`
+          INSERT INTO audit_events (id, occurred_at, type, actor_type, actor_id, subject_user_id, company_id, client_address, user_agent, request_id, details)
+          SELECT r."id", r."occurredAt", r."type", r."actorType", r."actorId", r."subjectUserId", r."companyId", r."clientAddress", r."userAgent", r."requestId", r."details"
+          FROM jsonb_to_recordset(${JSON.stringify(events.audit)}::jsonb) AS r("id" uuid, "occurredAt" timestamptz, "type" text, "actorType" text, "actorId" text,
+            "subjectUserId" uuid, "companyId" uuid, "clientAddress" text, "userAgent" text, "requestId" text, "details" jsonb)
+          WHERE ${when}`);
+      }
+      if (events.outbox.length > 0) {
+        statements.push(Prisma.sql`
+          INSERT INTO outbox_messages (id, type, body)
+          SELECT r."id", r."type", r."body" FROM jsonb_to_recordset(${JSON.stringify(events.outbox)}::jsonb) AS r("id" uuid, "type" text, "body" text)
+          WHERE ${when}`);
+      }
+      return statements;
     },
 
     /** Newest first; `after` continues below the given (occurredAt, id), so pages stay stable under concurrent appends. */

@@ -2,8 +2,8 @@
 // company, client address, user agent and request id (ASVS 16.2.1, 16.3.x).
 // Callers pass only non-secret details; nothing here ever receives a code,
 // token or password.
+import type { Db, PendingWrites, UnitOfWorkHooks } from "../db/database.ts";
 import type { Clock } from "../lib/clock.ts";
-import type { Db, UnitOfWorkHooks } from "../db/database.ts";
 import { newEventId, type AuditFilter, type AuditRepository, type AuditRow, type OutboxRow, type PendingEvents } from "./repository.ts";
 import { noPendingEvents, type RequestContextReader } from "./request-context.ts";
 
@@ -54,6 +54,8 @@ export function createAuditLog(deps: {
 }) {
   const { events, context, clock } = deps;
   const stored = (written: PendingEvents) => { if (written.outbox.length > 0) deps.onOutboxStored?.(); };
+  /** Requests whose outbox rows went into a hot path's statement (takePendingWrites): nudged at their flush. */
+  const owesNudge = new WeakSet<object>();
 
   /**
    * Within a request or a unit of work the row (and its outbox row, for a
@@ -97,26 +99,39 @@ export function createAuditLog(deps: {
     const ctx = context.current();
     const pending = ctx.pending;
     ctx.pending = null;
+    // Outbox rows a hot path took into its own statement were committed with it by now.
+    if (owesNudge.delete(ctx)) deps.onOutboxStored?.();
     if (!pending) return;
     await events.appendEvents(pending);
     stored(pending);
   }
 
   /**
-   * For a repository that stores its change and the request's pending events
-   * in ONE statement (e.g. a sign-in's session, refresh token and audit rows
-   * in one CTE): hands the pending audit and outbox rows to `write`, which must
-   * insert them in the same statement as its change. They leave the pending
-   * list only when `write` resolves; if it throws they stay pending and are
-   * written with the response as usual. Outside a request `write` gets empty lists.
+   * The seam a hot path writes through: takes the request's pending audit and
+   * outbox rows out of its list, as statements for that path's own write
+   * (sessions/repository create), so they cost no round trip of their own and
+   * commit with it. `restore` hands them back (the flush at onSend then writes
+   * them) if that write failed. The worker is nudged at the flush, after the
+   * path's statement has committed.
    */
-  async function withPendingEvents<T>(write: (events: PendingEvents) => Promise<T>): Promise<T> {
-    const pending = context.current().pending;
-    const taken: PendingEvents = pending ? { audit: [...pending.audit], outbox: [...pending.outbox] } : noPendingEvents();
-    const result = await write(taken);
-    if (pending) removeTaken(pending, taken);
-    stored(taken);
-    return result;
+  function takePendingWrites(): PendingWrites {
+    const ctx = context.current();
+    const pending = ctx.pending;
+    const taken: PendingEvents = pending ? { audit: pending.audit.splice(0), outbox: pending.outbox.splice(0) } : noPendingEvents();
+    if (taken.outbox.length > 0) owesNudge.add(ctx);
+    return {
+      statements: (when) => events.appendStatements(taken, when),
+      restore: async () => {
+        owesNudge.delete(ctx);
+        if (ctx.pending) {
+          ctx.pending.audit.unshift(...taken.audit);
+          ctx.pending.outbox.unshift(...taken.outbox);
+          return;
+        }
+        await events.appendEvents(taken);
+        stored(taken);
+      },
+    };
   }
 
   /**
@@ -158,7 +173,7 @@ export function createAuditLog(deps: {
   return {
     record,
     flush,
-    withPendingEvents,
+    takePendingWrites,
     unitOfWork,
     listForUser: (userId: string, query: AuditQuery) => list({ subjectUserId: userId }, query),
     /**

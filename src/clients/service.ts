@@ -23,6 +23,15 @@ export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
 
+/** The stored client row as a caller: null when revoked; scopes this version does not know are dropped. */
+export function clientOf(row: { id: string; name: string; scopes: string[]; revokedAt: Date | null } | null): ServiceClient | null {
+  if (!row || row.revokedAt) return null;
+  return { id: row.id, name: row.name, scopes: row.scopes.filter(isScope) };
+}
+
+/** Lookup is by the key's SHA-256: the key is 256 random bits (ASVS 6.5.2). */
+export const apiKeyHash = (apiKey: string) => sha256(apiKey);
+
 export function createClientService(clients: ClientRepository) {
   return {
     async create(name: string, scopes: Scope[]): Promise<{ id: string; apiKey: string }> {
@@ -32,9 +41,7 @@ export function createClientService(clients: ClientRepository) {
     },
 
     async authenticate(apiKey: string): Promise<ServiceClient | null> {
-      const client = await clients.findBySecretHash(sha256(apiKey));
-      if (!client || client.revokedAt) return null;
-      return { id: client.id, name: client.name, scopes: client.scopes.filter(isScope) };
+      return clientOf(await clients.findBySecretHash(apiKeyHash(apiKey)));
     },
 
     list: () => clients.list(),

@@ -54,7 +54,6 @@ export function createTwoStepPolicy(companies: CompanyRepository, clock: Clock) 
 
   return {
     requirement,
-    requirementSources: async (userId: string) => (await requirement(userId)).requiredBy,
 
     /**
      * Whether a trusted device may skip the second step for this person, and the

@@ -16,6 +16,21 @@ export type Prisma = PrismaClient;
 /** What a repository runs its statements on: the client, or the client of an open transaction. */
 export type Db = PrismaTypes.TransactionClient;
 
+/** A SQL fragment (Prisma.sql), composable into one statement. */
+export type Sql = PrismaTypes.Sql;
+
+/**
+ * Rows a request still owes the database (its audit rows; the outbox adds its
+ * own), taken out of the request so that a hot path writes them inside its own
+ * statement instead of a flush of their own: `statements(when)` gives each as a
+ * CTE body guarded by the condition `when`; `restore()` puts them back when
+ * that statement failed, so the flush at the end of the request still writes them.
+ */
+export interface PendingWrites {
+  statements(when: Sql): Sql[];
+  restore(): Promise<void>;
+}
+
 /**
  * One unit of work: the repositories handed to `work` share one transaction, so
  * what it writes across features is stored together or not at all. Services say

@@ -41,9 +41,6 @@ export function createDeviceRepository(prisma: Db) {
     listLive: (userId: string, now: Date): Promise<DeviceView[]> =>
       prisma.trustedDevice.findMany({ where: { userId, revokedAt: null, expiresAt: { gt: now } }, select: deviceFields, orderBy: { createdAt: "desc" } }),
 
-    countLive: (userId: string, now: Date): Promise<number> =>
-      prisma.trustedDevice.count({ where: { userId, revokedAt: null, expiresAt: { gt: now } } }),
-
     async revoke(userId: string, deviceId: string, now: Date): Promise<boolean> {
       const { count } = await prisma.trustedDevice.updateMany({ where: { id: deviceId, userId, revokedAt: null }, data: { revokedAt: now } });
       return count === 1;

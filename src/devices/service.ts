@@ -71,7 +71,6 @@ export function createDeviceService(deps: {
     recognise,
     isTrusted,
     list: (userId: string): Promise<DeviceView[]> => devices.listLive(userId, clock.now()),
-    countActive: (userId: string): Promise<number> => devices.countLive(userId, clock.now()),
     revoke: (userId: string, deviceId: string): Promise<boolean> => devices.revoke(userId, deviceId, clock.now()),
     revokeAll: (userId: string): Promise<number> => devices.revokeAll(userId, clock.now()),
   };

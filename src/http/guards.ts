@@ -45,14 +45,24 @@ export function createGuards<Person extends { userId: string }, Client extends {
     request.caller = { type: "user", id: person.userId };
   }
 
+  /** The presented API key, or null when there is none to look up (absent, or longer than any key). */
+  function apiKeyOf(request: FastifyRequest): string | null {
+    const key = request.headers[API_KEY_HEADER];
+    return typeof key === "string" && key.length <= MAX_API_KEY_LENGTH ? key : null;
+  }
+
+  /** Admits a client found for the request's key, or refuses: unknown or revoked, or without the scope. */
+  function admitClient(request: FastifyRequest, found: Client | null, scope: Client["scopes"][number]) {
+    if (!found) throw new AppError("INVALID_CLIENT");
+    if (!found.scopes.includes(scope)) throw new AppError("INSUFFICIENT_SCOPE", { detail: `This route needs the scope ${scope}.` });
+    clients.set(request, found);
+    request.caller = { type: "service", id: found.id };
+  }
+
   function client(scope: Client["scopes"][number]) {
     return async function requireScope(request: FastifyRequest) {
-      const key = request.headers[API_KEY_HEADER];
-      const found = typeof key === "string" && key.length <= MAX_API_KEY_LENGTH ? await port.client(key) : null;
-      if (!found) throw new AppError("INVALID_CLIENT");
-      if (!found.scopes.includes(scope)) throw new AppError("INSUFFICIENT_SCOPE", { detail: `This route needs the scope ${scope}.` });
-      clients.set(request, found);
-      request.caller = { type: "service", id: found.id };
+      const key = apiKeyOf(request);
+      admitClient(request, key ? await port.client(key) : null, scope);
     };
   }
 
@@ -63,7 +73,7 @@ export function createGuards<Person extends { userId: string }, Client extends {
     return person;
   }
 
-  return { user, client, principalOf, clientOf: (request: FastifyRequest) => clients.get(request) };
+  return { user, client, apiKeyOf, admitClient, principalOf, clientOf: (request: FastifyRequest) => clients.get(request) };
 }
 
 export type Guards<Person extends { userId: string }, Client extends { id: string; scopes: readonly string[] }> =

@@ -30,6 +30,18 @@ export class HasherBusyError extends Error {
   }
 }
 
+/**
+ * Thrown for queued work whose caller has gone (the client hung up before its
+ * turn): the hash is never computed, and its place goes to someone still waiting.
+ */
+export class HasherAbandonedError extends Error {
+  readonly code = "HASHER_ABANDONED";
+  constructor() {
+    super("The caller went away before its password hash started");
+    this.name = "HasherAbandonedError";
+  }
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   verify(hash: string, password: string): Promise<boolean>;
@@ -40,6 +52,13 @@ export interface PasswordHasher {
 export interface HasherOptions {
   maxConcurrent?: number;
   maxQueue?: number;
+  /**
+   * The current caller's signal (the HTTP request's: aborted when its client
+   * hangs up). Queued work whose caller went away leaves the queue, so a client
+   * that gave up (a timeout, a closed tab, a load generator that stopped) never
+   * holds a place that a waiting one needs.
+   */
+  callerSignal?: () => AbortSignal | undefined;
 }
 
 /**
@@ -52,7 +71,8 @@ export function defaultHashConcurrency(): number {
 
 export function createPasswordHasher(params: Argon2Params, options: HasherOptions = {}): PasswordHasher {
   // Each running hash holds memoryCost KiB, so concurrency bounds memory (ASVS 5.0 15.2.2, checklist AV-01).
-  const limit = createFifoLimiter(options.maxConcurrent ?? defaultHashConcurrency(), options.maxQueue ?? 64);
+  const queue = createFifoLimiter(options.maxConcurrent ?? defaultHashConcurrency(), options.maxQueue ?? DEFAULT_HASH_QUEUE);
+  const limit = <T>(task: () => Promise<T>) => queue(task, options.callerSignal?.());
   let dummyHash: Promise<string> | undefined;
 
   const hash = (password: string) => limit(() => hashNormalized(normalize(password), params));
@@ -113,23 +133,40 @@ function isWeakerThan(stored: string, params: Argon2Params): boolean {
   }
 }
 
-type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+/** How many hashes may wait for a free slot (ARGON2_MAX_QUEUE). */
+export const DEFAULT_HASH_QUEUE = 64;
+
+type Limiter = <T>(task: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
 
 // A FIFO semaphore: at most maxConcurrent tasks run, at most maxQueue wait, the rest are refused
-// at once so excess load is shed instead of queued without bound (checklist AV-01).
-function createFifoLimiter(maxConcurrent: number, maxQueue: number): Limiter {
+// at once so excess load is shed instead of queued without bound (checklist AV-01). A waiter
+// whose signal aborts leaves the queue: the queue holds only work someone still waits for.
+export function createFifoLimiter(maxConcurrent: number, maxQueue: number): Limiter {
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError("maxConcurrent must be an integer ≥ 1");
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be an integer ≥ 0");
   let running = 0;
   const waiting: Array<() => void> = [];
 
-  function acquire(): Promise<void> {
+  function acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new HasherAbandonedError());
     if (running < maxConcurrent) {
       running++;
       return Promise.resolve();
     }
     if (waiting.length >= maxQueue) return Promise.reject(new HasherBusyError());
-    return new Promise((resolve) => waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const turn = () => {
+        signal?.removeEventListener("abort", leave);
+        resolve();
+      };
+      function leave() {
+        const index = waiting.indexOf(turn);
+        if (index >= 0) waiting.splice(index, 1);
+        reject(new HasherAbandonedError());
+      }
+      signal?.addEventListener("abort", leave, { once: true });
+      waiting.push(turn);
+    });
   }
 
   function release(): void {
@@ -138,8 +175,8 @@ function createFifoLimiter(maxConcurrent: number, maxQueue: number): Limiter {
     else running--;
   }
 
-  return async (task) => {
-    await acquire();
+  return async (task, signal) => {
+    await acquire(signal);
     try {
       return await task();
     } finally {

@@ -1,6 +1,7 @@
 // MFA and enrollment challenges: the only writer of auth_challenges. Rows are
 // found by the token's SHA-256; the token itself is never stored.
-import type { Db } from "../db/database.ts";
+import type { Db, Sql } from "../db/database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 
 export interface ChallengeRow {
   id: string;
@@ -14,6 +15,19 @@ export interface ChallengeRow {
 }
 
 const challengeFields = { id: true, userId: true, purpose: true, amr: true, authTime: true, attempts: true, expiresAt: true, consumedAt: true } as const;
+
+/**
+ * Spends a live challenge under its attempt cap, counting this attempt, as one
+ * CTE body for a bigger write (the second step's: burn the TOTP step and spend
+ * the challenge in one statement); `when` guards it. RETURNING id: one row
+ * when this caller consumed it.
+ */
+export function consumeStatement(input: { id: string; now: Date; maxAttempts: number }, when: Sql): Sql {
+  return Prisma.sql`
+    UPDATE auth_challenges SET consumed_at = ${input.now}, attempts = attempts + 1
+    WHERE id = ${input.id}::uuid AND consumed_at IS NULL AND expires_at > ${input.now} AND attempts < ${input.maxAttempts} AND ${when}
+    RETURNING id`;
+}
 
 export function createChallengeRepository(prisma: Db) {
   return {

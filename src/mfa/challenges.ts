@@ -5,7 +5,7 @@
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
-import type { ChallengeRepository } from "./challenge-repository.ts";
+import type { ChallengeRepository, ChallengeRow } from "./challenge-repository.ts";
 
 export type ChallengePurpose = "mfa" | "enrollment";
 
@@ -57,6 +57,19 @@ export function createChallengeService(challenges: ChallengeRepository, settings
     throw new AppError(purpose === "mfa" ? "INVALID_MFA_TOKEN" : "UNAUTHENTICATED", { logReason: "challenge_not_live" });
   }
 
+  /**
+   * A challenge read beforehand (the second step's one read), judged as
+   * `attempt` would, without counting: the caller counts the attempt in its
+   * own write. Dead or foreign: INVALID_MFA_TOKEN; at its cap: MFA_TOKEN_EXHAUSTED.
+   */
+  function admit(row: ChallengeRow | null, purpose: ChallengePurpose): Challenge {
+    if (!row || row.purpose !== purpose || row.consumedAt || row.expiresAt <= clock.now()) {
+      throw new AppError(purpose === "mfa" ? "INVALID_MFA_TOKEN" : "UNAUTHENTICATED", { logReason: "challenge_not_live" });
+    }
+    if (row.attempts >= settings.maxAttempts) throw new AppError("MFA_TOKEN_EXHAUSTED", { logReason: "challenge_attempts_exhausted" });
+    return { id: row.id, userId: row.userId, purpose, amr: row.amr, authTime: row.authTime };
+  }
+
   /** The live challenge without counting an attempt (enrollment start); an exhausted one is refused. */
   async function peek(token: string, purpose: ChallengePurpose): Promise<Challenge | null> {
     const row = await findLive(token, purpose);
@@ -81,6 +94,9 @@ export function createChallengeService(challenges: ChallengeRepository, settings
   return {
     issue,
     attempt,
+    admit,
+    /** How a consuming write bounds attempts (second step: MfaRepository.acceptTotpStep). */
+    maxAttempts: settings.maxAttempts,
     peek,
     holder,
     findEnrollee,

@@ -6,7 +6,9 @@
 // Multi-statement changes are made atomic by the caller's transaction
 // (db/database.ts Transaction), which may also span other features' tables.
 import type { Db } from "../db/database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 import type { FactorState } from "../lib/second-factors.ts";
+import { consumeStatement, type ChallengeRow } from "./challenge-repository.ts";
 
 export interface TotpFactorRecord {
   id: string;
@@ -58,6 +60,32 @@ function toFactorFromRow(userId: string, row: TotpStateRow): TotpFactorRecord {
     disabledAt: row.disabled_at ? new Date(row.disabled_at) : null,
     driftStreak: Number(row.drift_streak ?? 0),
   };
+}
+
+/** What every TOTP check starts with: the failure state and the active factor. */
+export interface TotpState {
+  failures: number;
+  blockedUntil: Date | null;
+  factor: TotpFactorRecord | null;
+}
+
+function toTotpState(userId: string, row: TotpStateRow): TotpState {
+  return {
+    failures: Number(row.failures ?? 0),
+    blockedUntil: row.blocked_until ? new Date(row.blocked_until) : null,
+    factor: row.id ? toFactorFromRow(userId, row) : null,
+  };
+}
+
+interface SecondStepRow extends TotpStateRow {
+  challenge_id: string;
+  user_id: string;
+  purpose: string;
+  amr: string[];
+  auth_time: Date;
+  attempts: number;
+  expires_at: Date;
+  consumed_at: Date | null;
 }
 
 const toCodeRows = (userId: string, codeHashes: string[], now: Date) => codeHashes.map((codeHash) => ({ userId, codeHash, createdAt: now }));
@@ -159,7 +187,7 @@ export function createMfaRepository(prisma: Db) {
     },
 
     /** The failure state and the active factor in one round trip: what every TOTP check starts with. */
-    async totpState(userId: string): Promise<{ failures: number; blockedUntil: Date | null; factor: TotpFactorRecord | null } | null> {
+    async totpState(userId: string): Promise<TotpState | null> {
       const rows = await prisma.$queryRaw<TotpStateRow[]>`
         SELECT t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
                f.last_used_step, f.confirmed_at, f.disabled_at, f.drift_streak
@@ -168,12 +196,57 @@ export function createMfaRepository(prisma: Db) {
           LEFT JOIN totp_factors f ON f.user_id = u.id AND f.status = 'active'
         WHERE u.id = ${userId}::uuid`;
       const row = rows[0];
+      return row ? toTotpState(userId, row) : null;
+    },
+
+    /**
+     * Everything the TOTP second step decides on, in one round trip: the
+     * challenge its MFA token names (live or not: the caller tells which), and
+     * that person's failure state and active factor.
+     */
+    async secondStepState(tokenHash: string): Promise<{ challenge: ChallengeRow; totp: TotpState } | null> {
+      const rows = await prisma.$queryRaw<SecondStepRow[]>`
+        SELECT c.id AS challenge_id, c.user_id, c.purpose, c.amr, c.auth_time, c.attempts, c.expires_at, c.consumed_at,
+               t.failures, t.blocked_until, f.id, f.status, f.secret_ciphertext, f.encryption_key_id,
+               f.last_used_step, f.confirmed_at, f.disabled_at, f.drift_streak
+        FROM auth_challenges c
+          LEFT JOIN second_factor_throttles t ON t.user_id = c.user_id
+          LEFT JOIN totp_factors f ON f.user_id = c.user_id AND f.status = 'active'
+        WHERE c.token_hash = ${tokenHash}`;
+      const row = rows[0];
       if (!row) return null;
       return {
-        failures: Number(row.failures ?? 0),
-        blockedUntil: row.blocked_until ? new Date(row.blocked_until) : null,
-        factor: row.id ? toFactorFromRow(userId, row) : null,
+        challenge: {
+          id: row.challenge_id, userId: row.user_id, purpose: row.purpose, amr: row.amr, authTime: new Date(row.auth_time),
+          attempts: Number(row.attempts), expiresAt: new Date(row.expires_at), consumedAt: row.consumed_at ? new Date(row.consumed_at) : null,
+        },
+        totp: toTotpState(row.user_id, row),
       };
+    },
+
+    /**
+     * The second step's one conditional write: burns the TOTP step (only if no
+     * step at or after it was accepted: the replay guard, OTP-05), then, only if
+     * that burned it, consumes the MFA challenge under its attempt cap (single
+     * use: of racing requests on one token exactly one consumes it), then, only
+     * if that consumed it, clears the failure count (NIST SP 800-63B-4 §3.2.2).
+     * Each step's row lock re-checks its condition, so this holds across instances.
+     */
+    async acceptTotpStep(input: {
+      factorId: string; step: number; driftStreak?: number; userId: string; challenge: { id: string; now: Date; maxAttempts: number };
+    }): Promise<{ burned: boolean; consumed: boolean }> {
+      const rows = await prisma.$queryRaw<{ burned: number; consumed: number }[]>`
+        WITH burned AS (
+          UPDATE totp_factors SET last_used_step = ${BigInt(input.step)}, drift_streak = COALESCE(${input.driftStreak ?? null}::int, drift_streak)
+          WHERE id = ${input.factorId}::uuid AND disabled_at IS NULL AND (last_used_step IS NULL OR last_used_step < ${BigInt(input.step)})
+          RETURNING id),
+        consumed AS (${consumeStatement(input.challenge, Prisma.sql`EXISTS (SELECT 1 FROM burned)`)}),
+        cleared AS (
+          DELETE FROM second_factor_throttles WHERE user_id = ${input.userId}::uuid AND EXISTS (SELECT 1 FROM consumed)
+          RETURNING user_id)
+        SELECT (SELECT count(*) FROM burned)::int AS burned, (SELECT count(*) FROM consumed)::int AS consumed`;
+      const row = rows[0];
+      return { burned: Number(row?.burned) === 1, consumed: Number(row?.consumed) === 1 };
     },
 
     async failureState(userId: string): Promise<{ failures: number; blockedUntil: Date | null }> {
@@ -204,15 +277,81 @@ export function createMfaRepository(prisma: Db) {
       await prisma.secondFactorThrottle.deleteMany({ where: { userId } });
     },
 
-    /** What GET /v1/me and support tools show of the person's factors. */
-    async factorSummary(userId: string) {
-      const [factor, recoveryCodesRemaining] = await Promise.all([
-        prisma.totpFactor.findUnique({ where: { userId_status: { userId, status: "active" } }, select: { confirmedAt: true, disabledAt: true, driftStreak: true } }),
-        prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
-      ]);
-      return { factor, recoveryCodesRemaining };
+    /**
+     * The person and everything GET /v1/me and support tools show of their
+     * second factors, in one round trip (JSON aggregation): the active factor,
+     * unused recovery codes, live trusted devices, the company mandates that
+     * reach them (as member, or as assignee on a client of their office) and
+     * their paired apps (active, or awaiting confirmation). Null: no such person.
+     */
+    async securitySnapshot(userId: string, now: Date): Promise<SecuritySnapshotRow | null> {
+      const rows = await prisma.$queryRaw<RawSnapshot[]>`
+        SELECT u.id, u.email, u.name, u.created_at,
+          (SELECT json_build_object('confirmedAt', f.confirmed_at, 'disabledAt', f.disabled_at, 'driftStreak', f.drift_streak)
+             FROM totp_factors f WHERE f.user_id = u.id AND f.status = 'active') AS factor,
+          (SELECT count(*)::int FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL) AS recovery_codes,
+          (SELECT count(*)::int FROM trusted_devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL AND d.expires_at > ${now}) AS trusted_devices,
+          (SELECT coalesce(json_agg(json_build_object('companyId', x.id, 'companyName', x.name, 'via', x.via) ORDER BY x.via_order, x.created_at), '[]'::json)
+             FROM (
+               SELECT c.id, c.name, 'membership' AS via, 0 AS via_order, m.created_at
+                 FROM memberships m JOIN companies c ON c.id = m.company_id WHERE m.user_id = u.id AND c.mandatory_two_factor
+               UNION ALL
+               SELECT c.id, c.name, 'assignment', 1, a.created_at
+                 FROM assignments a JOIN companies c ON c.id = a.client_id WHERE a.user_id = u.id AND c.mandatory_two_factor
+             ) x) AS mandates,
+          (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name, 'status', p.status, 'algorithm', p.algorithm,
+                    'createdAt', p.created_at, 'confirmedAt', p.confirmed_at, 'lastUsedAt', p.last_used_at) ORDER BY p.created_at), '[]'::json)
+             FROM push_authenticators p
+             WHERE p.user_id = u.id AND (p.status = 'active' OR (p.status = 'completed' AND p.pairing_expires_at > ${now}))) AS push_apps
+        FROM users u WHERE u.id = ${userId}::uuid`;
+      const row = rows[0];
+      if (!row) return null;
+      const date = (value: string | Date | null) => (value === null ? null : new Date(value));
+      return {
+        user: { id: row.id, email: row.email, name: row.name, createdAt: new Date(row.created_at) },
+        factor: row.factor ? { confirmedAt: date(row.factor.confirmedAt), disabledAt: date(row.factor.disabledAt), driftStreak: Number(row.factor.driftStreak) } : null,
+        recoveryCodesRemaining: Number(row.recovery_codes),
+        trustedDevices: Number(row.trusted_devices),
+        mandates: row.mandates,
+        pushApps: row.push_apps.map((p) => ({
+          id: p.id, name: p.name, status: p.status as PushAppRow["status"], algorithm: p.algorithm as PushAppRow["algorithm"],
+          createdAt: new Date(p.createdAt), confirmedAt: date(p.confirmedAt), lastUsedAt: date(p.lastUsedAt),
+        })),
+      };
     },
   };
+}
+
+/** A paired app as the snapshot reads it (push/pairing.ts toView turns it into its view). */
+export interface PushAppRow {
+  id: string;
+  name: string | null;
+  status: "pairing" | "completed" | "active";
+  algorithm: "ES256" | "EdDSA" | null;
+  createdAt: Date;
+  confirmedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export interface SecuritySnapshotRow {
+  user: { id: string; email: string; name: string; createdAt: Date };
+  factor: { confirmedAt: Date | null; disabledAt: Date | null; driftStreak: number } | null;
+  recoveryCodesRemaining: number;
+  trustedDevices: number;
+  mandates: { companyId: string; companyName: string; via: "membership" | "assignment" }[];
+  pushApps: PushAppRow[];
+}
+
+interface RawSnapshot {
+  id: string;
+  email: string;
+  name: string;
+  created_at: Date;
+  factor: { confirmedAt: string | null; disabledAt: string | null; driftStreak: number } | null;
+  recovery_codes: number;
+  trusted_devices: number;
+  mandates: SecuritySnapshotRow["mandates"];
+  push_apps: { id: string; name: string | null; status: string; algorithm: string | null; createdAt: string; confirmedAt: string | null; lastUsedAt: string | null }[];
 }
 
 export type MfaRepository = ReturnType<typeof createMfaRepository>;

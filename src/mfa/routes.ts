@@ -22,7 +22,6 @@ export function registerMfaRoutes(app: App, deps: {
   enrollment: EnrollmentService;
   secondStep: SecondStepService;
   securityState: SecurityStateReader;
-  userExists: (id: string) => Promise<boolean>;
   /** The enrollee an enrollment token names, or null (MFA challenges). */
   findEnrollee: (token: string) => Promise<Enrollee | null>;
   /** Cookie mode: where a session's refresh token goes. */
@@ -152,7 +151,8 @@ export function registerMfaRoutes(app: App, deps: {
       response: { 200: SecurityStateSchema, ...problemResponses(400, 401, 403, 404) },
     },
   }, async (request) => {
-    if (!(await deps.userExists(request.params.id))) throw new AppError("NOT_FOUND");
-    return deps.securityState(request.params.id);
+    const state = await deps.securityState.securityState(request.params.id);
+    if (!state) throw new AppError("NOT_FOUND");
+    return state;
   });
 }

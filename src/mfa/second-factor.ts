@@ -17,7 +17,7 @@ import { SecretBoxError, type SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { Transaction } from "../db/database.ts";
-import type { MfaRepository, TotpFactorRecord } from "./repository.ts";
+import type { MfaRepository, TotpFactorRecord, TotpState } from "./repository.ts";
 import { clockDriftOf, nextDriftStreak, type ClockDrift } from "./clock-drift.ts";
 
 export interface SecondFactorSettings {
@@ -49,6 +49,15 @@ export function openSeed(secretBox: SecretBox, factor: TotpFactorRecord, log: Fa
     log.error({ event: "totp_seed_unreadable", userId: factor.userId, factorId: factor.id, keyId: factor.encryptionKeyId }, "TOTP seed cannot be decrypted");
     return null;
   }
+}
+
+/** A TOTP code judged right, not yet written: the caller's conditional write burns `step`. */
+export interface AcceptedTotp {
+  factorId: string;
+  step: number;
+  /** The new drift streak, when it changed. */
+  driftStreak?: number;
+  clockDrift?: ClockDrift;
 }
 
 export function createSecondFactorChecker(deps: {
@@ -125,25 +134,53 @@ export function createSecondFactorChecker(deps: {
   }
 
   /**
+   * Judges a TOTP code on a state read beforehand (repository totpState or
+   * secondStepState), writing nothing when it is right: the caller burns the
+   * step in its own conditional write. Every refusal runs `beforeRefusal` first
+   * (the second step counts the MFA token's attempt there, and its refusal wins).
+   */
+  async function judgeTotp(
+    userId: string, state: TotpState | null, code: string, log: FastifyBaseLogger, beforeRefusal: () => Promise<unknown> = async () => {},
+  ): Promise<AcceptedTotp> {
+    if (state?.blockedUntil && state.blockedUntil > clock.now()) {
+      await beforeRefusal();
+      assertNotBlocked(userId, state.blockedUntil);
+    }
+    const factor = state?.factor && !state.factor.disabledAt ? state.factor : null;
+    if (!factor) {
+      await beforeRefusal();
+      return recordFailure(userId, "totp_not_active", log);
+    }
+    const secret = openSeed(deps.secretBox, factor, log);
+    if (secret === null) {
+      await beforeRefusal();
+      throw new AppError("INVALID_CODE", { logReason: "totp_seed_unreadable" });
+    }
+    const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
+    if (!result.valid) {
+      await beforeRefusal();
+      return result.reason === "replay" ? refuseReplay(userId, log) : recordFailure(userId, `totp_${result.reason}`, log);
+    }
+    const driftStreak = nextDriftStreak(factor.driftStreak, result.step, clock.now());
+    const clockDrift = clockDriftOf(driftStreak);
+    return {
+      factorId: factor.id, step: result.step,
+      ...(driftStreak !== factor.driftStreak ? { driftStreak } : {}),
+      ...(clockDrift ? { clockDrift } : {}),
+    };
+  }
+
+  /**
    * Verifies a TOTP code and burns its time step; throws INVALID_CODE otherwise.
    * Answers the clock-drift hint when accepted codes keep coming from a neighbouring step.
    */
   async function checkTotp(userId: string, code: string, log: FastifyBaseLogger): Promise<{ clockDrift?: ClockDrift }> {
     const state = await mfa.totpState(userId);
-    assertNotBlocked(userId, state?.blockedUntil);
-    const factor = state?.factor && !state.factor.disabledAt ? state.factor : null;
-    if (!factor) return recordFailure(userId, "totp_not_active", log);
-    const secret = openSeed(deps.secretBox, factor, log);
-    if (secret === null) throw new AppError("INVALID_CODE", { logReason: "totp_seed_unreadable" });
-    const result = await verifyTotpCode({ secret, code, at: clock.now(), lastUsedStep: factor.lastUsedStep });
-    if (!result.valid) return result.reason === "replay" ? refuseReplay(userId, log) : recordFailure(userId, `totp_${result.reason}`, log);
+    const accepted = await judgeTotp(userId, state, code, log);
     // Another request may have accepted this step in between: the conditional update decides.
-    const driftStreak = nextDriftStreak(factor.driftStreak, result.step, clock.now());
-    const streakChanged = driftStreak !== factor.driftStreak;
-    if (!(await mfa.burnStep(factor.id, result.step, streakChanged ? driftStreak : undefined))) return refuseReplay(userId, log);
+    if (!(await mfa.burnStep(accepted.factorId, accepted.step, accepted.driftStreak))) return refuseReplay(userId, log);
     await resetFailures(userId, state!.failures);
-    const clockDrift = clockDriftOf(driftStreak);
-    return clockDrift ? { clockDrift } : {};
+    return accepted.clockDrift ? { clockDrift: accepted.clockDrift } : {};
   }
 
   /** Verifies and spends a recovery code; throws INVALID_CODE otherwise. */
@@ -167,6 +204,8 @@ export function createSecondFactorChecker(deps: {
 
   return {
     checkTotp,
+    judgeTotp,
+    refuseReplay,
     checkRecoveryCode,
     activeFactor,
     assertNotWaiting,

@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import { AppError } from "../errors.ts";
 import { AMR } from "../lib/amr.ts";
+import { sha256 } from "../lib/identifiers.ts";
 import type { Clock } from "../lib/clock.ts";
 import { amrOf, hasUsableAuthenticator, methodsOf, type CodeMethod } from "../lib/second-factors.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -16,7 +17,7 @@ import type { LoginResult } from "../sign-in/schemas.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceTrust, Grace } from "../companies/policy.ts";
 import type { RequirementSource } from "../companies/schemas.ts";
-import type { ChallengeService, Enrollee } from "./challenges.ts";
+import type { Challenge, ChallengeService, Enrollee } from "./challenges.ts";
 import type { EnrollmentService } from "./enrollment.ts";
 import type { MfaRepository } from "./repository.ts";
 import type { SecondFactorChecker } from "./second-factor.ts";
@@ -54,18 +55,63 @@ export function createSecondStepService(deps: {
 }) {
   const policy = deps.policy ?? noPolicy;
 
-  async function authenticated(userId: string, amr: string[], authTime: Date) {
-    const pair = await deps.sessions.start(userId, amr, authTime);
-    await deps.onEvent("authn_login_success", userId, { amr, sessionId: pair.sessionId });
+  /**
+   * A session, and its audit rows in the session's own statement: the sign-in's
+   * authn_login_success and whatever `alsoAnnounce` records about it.
+   */
+  async function authenticated(userId: string, amr: string[], authTime: Date, alsoAnnounce?: () => Promise<void>) {
+    const pair = await deps.sessions.start(userId, amr, authTime, async (sessionId) => {
+      await deps.onEvent("authn_login_success", userId, { amr, sessionId });
+      await alsoAnnounce?.();
+    });
     return { status: "authenticated" as const, accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresIn: pair.expiresIn, tokenType: "Bearer" as const };
   }
 
   type SignInState = Awaited<ReturnType<MfaRepository["signInState"]>>;
+  type Passed = { challenge: Challenge; clockDrift?: ClockDrift };
+
+  /**
+   * The TOTP second step in two round trips before the session's own: one read
+   * (challenge, failure state, factor), the code judged in memory, and one
+   * conditional write that burns the step, consumes the challenge and clears the
+   * failure count. A refusal counts the token's attempt first, as before.
+   */
+  async function passTotp(input: VerifyInput, log: FastifyBaseLogger): Promise<Passed> {
+    const state = await deps.mfa.secondStepState(sha256(input.mfaToken));
+    const challenge = deps.challenges.admit(state?.challenge ?? null, "mfa");
+    const { userId } = challenge;
+    const countAttempt = () => deps.challenges.attempt(input.mfaToken, "mfa");
+    const accepted = await deps.checker.judgeTotp(userId, state!.totp, input.code, log, countAttempt);
+    const now = deps.clock.now();
+    const written = await deps.mfa.acceptTotpStep({
+      factorId: accepted.factorId, step: accepted.step, driftStreak: accepted.driftStreak, userId,
+      challenge: { id: challenge.id, now, maxAttempts: deps.challenges.maxAttempts },
+    });
+    if (!written.burned) {
+      // Another request accepted this step in between: a replay, counted on the token like any refusal.
+      await countAttempt();
+      return deps.checker.refuseReplay(userId, log);
+    }
+    if (!written.consumed) {
+      // The challenge went to a concurrent request (or hit its cap): counting names which, and refuses.
+      await countAttempt();
+      throw new AppError("INVALID_MFA_TOKEN", { logReason: "challenge_consumed_concurrently" });
+    }
+    return { challenge, ...(accepted.clockDrift ? { clockDrift: accepted.clockDrift } : {}) };
+  }
+
+  /** A recovery code: the attempt counted, the code spent, then the challenge consumed (each a conditional update). */
+  async function passRecoveryCode(input: VerifyInput, log: FastifyBaseLogger): Promise<Passed> {
+    const challenge = await deps.challenges.attempt(input.mfaToken, "mfa");
+    await deps.checker.checkRecoveryCode(challenge.userId, input.code, log);
+    if (!(await deps.challenges.consume(challenge.id))) throw new AppError("INVALID_MFA_TOKEN", { logReason: "challenge_consumed_concurrently" });
+    return { challenge };
+  }
 
   /** Each code method's check; the registry says which methods take a code. */
-  const codeChecks: Record<CodeMethod, (userId: string, code: string, log: FastifyBaseLogger) => Promise<{ clockDrift?: ClockDrift }>> = {
-    totp: (userId, code, log) => deps.checker.checkTotp(userId, code, log),
-    recovery_code: async (userId, code, log) => { await deps.checker.checkRecoveryCode(userId, code, log); return {}; },
+  const codeChecks: Record<CodeMethod, (input: VerifyInput, log: FastifyBaseLogger) => Promise<Passed>> = {
+    totp: passTotp,
+    recovery_code: passRecoveryCode,
   };
 
   /** A remembered device skips the second step only while an authenticator it stood in for is usable. */
@@ -106,16 +152,15 @@ export function createSecondStepService(deps: {
   }
 
   async function verify(input: VerifyInput, log: FastifyBaseLogger) {
-    const challenge = await deps.challenges.attempt(input.mfaToken, "mfa");
+    const { challenge, clockDrift } = await codeChecks[input.method](input, log);
     const { userId } = challenge;
-    const { clockDrift } = await codeChecks[input.method](userId, input.code, log);
-    if (!(await deps.challenges.consume(challenge.id))) throw new AppError("INVALID_MFA_TOKEN", { logReason: "challenge_consumed_concurrently" });
-
-    const session = await authenticated(userId, [...challenge.amr, amrOf(input.method), AMR.multiFactor], deps.clock.now());
+    // mfa_verify_success is stored in the session's own statement, with authn_login_success.
+    const session = await authenticated(userId, [...challenge.amr, amrOf(input.method), AMR.multiFactor], deps.clock.now(),
+      () => deps.onEvent("mfa_verify_success", userId, { method: input.method }));
     const recoveryCodes = input.method === "recovery_code" ? await deps.enrollment.replaceUsedRecoveryCode(userId) : undefined;
     const mayRemember = input.rememberDevice && (await policy.deviceTrust(userId)).allowed;
-    await deps.onEvent("mfa_verify_success", userId, { method: input.method });
     const name = input.deviceName ?? "Unnamed device";
+    // The device row and trusted_device_issued commit together (devices.trust's unit of work).
     const device = mayRemember ? await deps.devices.trust(userId, name, (deviceId) => deps.onEvent("trusted_device_issued", userId, { deviceId, name })) : undefined;
     log.info({ event: "authn_login_success", userId, method: input.method, rememberDevice: Boolean(device) }, "second step passed");
     return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}), ...(recoveryCodes ? { recoveryCodes } : {}), ...(clockDrift ? { clockDrift } : {}) };

@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, errorCatalogue, type ErrorCode } from "../errors.ts";
 import type { Problem } from "../http/problem.ts";
-import { HasherBusyError } from "../lib/passwords.ts";
+import { HasherAbandonedError, HasherBusyError } from "../lib/passwords.ts";
 
 /** Fastify's own error codes that are the client's doing, mapped onto ours. */
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -42,6 +42,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HasherBusyError) return new AppError("SERVICE_BUSY", { retryAfterSeconds: 1 });
+  // Its client hung up while it waited for a hash: nobody reads this answer.
+  if (error instanceof HasherAbandonedError) return new AppError("SERVICE_BUSY", { retryAfterSeconds: 1, logReason: "caller_gone" });
   if (isDatabaseUnavailable(error)) return new AppError("UNAVAILABLE", { retryAfterSeconds: DATABASE_RETRY_SECONDS, logReason: "database_unavailable" });
   if (error.validation) return new AppError("VALIDATION_FAILED");
   const mapped = error.code ? fastifyCodes[error.code] : undefined;

@@ -139,7 +139,7 @@ export function createPairingService(deps: {
   return { start, complete, confirm, list, remove };
 }
 
-export function toView(row: AuthenticatorRecord) {
+export function toView(row: Pick<AuthenticatorRecord, "id" | "name" | "status" | "algorithm" | "confirmedAt" | "createdAt" | "lastUsedAt">) {
   return {
     id: row.id,
     name: row.name ?? "",

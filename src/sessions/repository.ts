@@ -1,7 +1,8 @@
 // Sessions are refresh-token families (RFC 9700 §4.14.2): every rotation adds a
 // token to the family, and presenting a spent one revokes the whole family.
 import { randomUUID } from "node:crypto";
-import type { Db } from "../db/database.ts";
+import type { Db, PendingWrites } from "../db/database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 
 export interface SessionRecord {
   id: string;
@@ -37,32 +38,61 @@ const sessionFields = { id: true, userId: true, amr: true, authTime: true, lastU
 export function createSessionRepository(prisma: Db) {
   return {
     /**
-     * The session and its first refresh token in one statement: sign-in is
-     * dominated by argon2, and every round trip beside it shows in throughput.
-     */
-    /**
+     * The session, its first refresh token and the request's pending rows (its
+     * audit rows: the sign-in's own, and those recorded before it) in one
+     * statement, atomic because it is one: sign-in is on every person's path,
+     * and every round trip beside it shows in throughput. `announced` holds the
+     * rows about this session (authn_login_success): they go in only with it.
      * Null when the account is disabled: no path (password, external, second
      * step, enrollment) can mint a session for it, whatever it checked before (SJ-09).
      */
     async create(data: {
-      userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string;
+      id: string; userId: string; amr: string[]; authTime: Date; now: Date; expiresAt: Date; refreshTokenHash: string;
       clientAddress: string | null; userAgent: string | null;
+      earlier?: PendingWrites; announced?: PendingWrites;
     }): Promise<SessionRecord | null> {
-      const id = randomUUID();
-      const inserted = await prisma.$executeRaw`
+      const { id } = data;
+      const companions = [
+        ...(data.earlier?.statements(Prisma.sql`TRUE`) ?? []),
+        ...(data.announced?.statements(Prisma.sql`EXISTS (SELECT 1 FROM s)`) ?? []),
+      ].map((statement, i) => Prisma.sql`, ${Prisma.raw(`w${i}`)} AS (${statement})`);
+      const rows = await prisma.$queryRaw<{ created: number }[]>`
         WITH s AS (
           INSERT INTO sessions (id, user_id, amr, auth_time, created_at, last_used_at, expires_at, client_address, user_agent)
           SELECT ${id}::uuid, u.id, ${data.amr}::text[], ${data.authTime}, ${data.now}, ${data.now}, ${data.expiresAt}, ${data.clientAddress}, ${data.userAgent}
           FROM users u WHERE u.id = ${data.userId}::uuid AND u.disabled_at IS NULL
+          RETURNING id),
+        r AS (
+          INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+          SELECT ${randomUUID()}::uuid, s.id, ${data.refreshTokenHash}, ${data.now} FROM s
           RETURNING id)
-        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
-        SELECT ${randomUUID()}::uuid, s.id, ${data.refreshTokenHash}, ${data.now} FROM s`;
-      if (inserted !== 1) return null;
+        ${companions.length > 0 ? Prisma.join(companions, " ") : Prisma.empty}
+        SELECT (SELECT count(*) FROM r)::int AS created`;
+      if (Number(rows[0]?.created) !== 1) return null;
       return { id, userId: data.userId, amr: data.amr, authTime: data.authTime, lastUsedAt: data.now, expiresAt: data.expiresAt, revokedAt: null };
     },
 
     findById(id: string): Promise<SessionRecord | null> {
       return prisma.session.findUnique({ where: { id }, select: sessionFields });
+    },
+
+    /**
+     * Introspection's one round trip: the caller's service client (by its key's
+     * hash) and the token's session, each null when absent. The client is judged
+     * before anything is answered (the route); reading the session first reveals nothing.
+     */
+    async findForIntrospection(clientSecretHash: string, sessionId: string | null) {
+      const rows = await prisma.$queryRaw<(Partial<SessionRow> & { client_id: string | null; client_name: string; client_scopes: string[]; client_revoked_at: Date | null })[]>`
+        SELECT c.id AS client_id, c.name AS client_name, c.scopes AS client_scopes, c.revoked_at AS client_revoked_at,
+               s.id, s.user_id, s.amr, s.auth_time, s.last_used_at, s.expires_at, s.revoked_at
+        FROM (SELECT 1) AS one
+          LEFT JOIN service_clients c ON c.secret_hash = ${clientSecretHash}
+          LEFT JOIN sessions s ON s.id = ${sessionId}::uuid`;
+      const row = rows[0]!;
+      return {
+        client: row.client_id ? { id: row.client_id, name: row.client_name, scopes: row.client_scopes, revokedAt: row.client_revoked_at ? new Date(row.client_revoked_at) : null } : null,
+        session: row.id ? toSession(row as SessionRow) : null,
+      };
     },
 
     findRefreshToken(tokenHash: string) {

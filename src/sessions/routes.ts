@@ -11,6 +11,7 @@ import {
   EndedSessionsSchema, IntrospectBodySchema, IntrospectionSchema, JwksSchema, RefreshBodySchema, SessionIdParamsSchema, SessionListSchema, TokenPairSchema,
 } from "./schemas.ts";
 import type { SessionService } from "./service.ts";
+import { apiKeyHash, clientOf } from "../clients/service.ts";
 
 export function registerSessionRoutes(app: App, deps: { sessions: SessionService; guards: AppGuards; keys: KeyRing; transport: CookieTransport }) {
   const { sessions, guards, keys, transport } = deps;
@@ -114,7 +115,8 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
   }, async (request) => ({ ended: await sessions.endOthers(guards.principalOf(request)) }));
 
   app.post("/v1/tokens/introspect", {
-    preHandler: guards.client("tokens:introspect"),
+    // The API key is checked in the handler, read in the same statement as the
+    // token's session (one round trip); nothing is answered before it is admitted.
     schema: {
       tags: ["Tokens"],
       summary: "Introspect an access or refresh token (RFC 7662)",
@@ -125,7 +127,10 @@ export function registerSessionRoutes(app: App, deps: { sessions: SessionService
     },
   }, async (request) => {
     const { token } = request.body;
-    const access = await sessions.introspectAccessToken(token);
+    const apiKey = guards.apiKeyOf(request);
+    if (!apiKey) throw new AppError("INVALID_CLIENT");
+    const { clientRow, access } = await sessions.introspectAccessTokenFor(apiKeyHash(apiKey), token);
+    guards.admitClient(request, clientOf(clientRow), "tokens:introspect");
     if (access) {
       const { payload } = access;
       return {

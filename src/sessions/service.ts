@@ -1,11 +1,15 @@
 // Sessions: issuing token pairs, rotating refresh tokens, revocation, and the
 // revocation-aware check behind every access token (checklist SJ-05..SJ-09).
+import { randomUUID } from "node:crypto";
 import type { JWTPayload } from "jose";
+import type { PendingWrites } from "../db/database.ts";
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { randomToken, sha256 } from "../lib/identifiers.ts";
 import type { AccessTokens, AccessClaims } from "./access-tokens.ts";
 import type { SessionRecord, SessionRepository } from "./repository.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SessionSettings {
   idleTimeoutSeconds: number;
@@ -54,6 +58,8 @@ export function createSessionService(deps: {
   clock: Clock;
   origin: RequestOrigin;
   emit: SessionEventSink;
+  /** Takes the request's pending rows (audit's takePendingWrites), written with the session in its one statement. */
+  takePendingWrites?: () => PendingWrites;
   /** Asked at every refresh whether the session may go on (company policy hooks in here). */
   mayContinue?: (session: SessionRecord) => Promise<boolean>;
 }) {
@@ -69,19 +75,37 @@ export function createSessionService(deps: {
     return { accessToken, refreshToken, expiresIn: accessTokens.ttlSeconds, sessionId: session.id };
   }
 
-  /** A new session for every authentication (ASVS 7.2.4). */
-  async function start(userId: string, amr: string[], authTime: Date): Promise<TokenPair> {
+  /**
+   * A new session for every authentication (ASVS 7.2.4). `announce` records
+   * the events about it (its id is known before it is written): they are
+   * stored in the session's own statement, and only if the session is.
+   */
+  async function start(userId: string, amr: string[], authTime: Date, announce?: (sessionId: string) => Promise<void>): Promise<TokenPair> {
     const now = clock.now();
+    const id = randomUUID();
     const refreshToken = randomToken("rt");
-    const session = await sessions.create({
-      userId,
-      amr,
-      authTime,
-      now,
-      expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
-      refreshTokenHash: sha256(refreshToken),
-      ...deps.origin(),
-    });
+    const earlier = deps.takePendingWrites?.();
+    let session: SessionRecord | null;
+    try {
+      if (announce) await announce(id);
+      const announced = deps.takePendingWrites?.();
+      session = await sessions.create({
+        id,
+        userId,
+        amr,
+        authTime,
+        now,
+        expiresAt: new Date(now.getTime() + settings.absoluteTimeoutSeconds * 1000),
+        refreshTokenHash: sha256(refreshToken),
+        ...deps.origin(),
+        earlier,
+        announced,
+      });
+    } catch (error) {
+      // Nothing was stored: the rows recorded before this sign-in go back to the request's batch.
+      await earlier?.restore();
+      throw error;
+    }
     if (!session) throw new AppError("ACCOUNT_DISABLED", { subjectUserId: userId });
     return pairFor(session, refreshToken);
   }
@@ -153,14 +177,31 @@ export function createSessionService(deps: {
     return rows.filter((row) => row.id !== principal.sessionId).length;
   }
 
+  /** The principal of verified claims whose session is live (SJ-07): the session exists, is the token's user's, and has not ended. */
+  function principalOf(claims: NonNullable<Awaited<ReturnType<AccessTokens["read"]>>>, session: SessionRecord | null): AuthenticatedToken | null {
+    if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
+    const principal = { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
+    return { principal, payload: claims.payload };
+  }
+
   /** Verifies an access token and that its session has not been ended (SJ-07). */
   async function verifyAccessToken(token: string): Promise<AuthenticatedToken | null> {
     const claims = await accessTokens.read(token);
     if (!claims) return null;
-    const session = await sessions.findById(claims.sessionId);
-    if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= clock.now()) return null;
-    const principal = { userId: claims.userId, sessionId: claims.sessionId, amr: claims.amr, authTime: claims.authTime, expiresAt: new Date((claims.payload.exp ?? 0) * 1000) };
-    return { principal, payload: claims.payload };
+    return principalOf(claims, await sessions.findById(claims.sessionId));
+  }
+
+  /**
+   * Introspection of an access token in one round trip: the caller's client
+   * row (by its key's hash, for the route to judge) read with the token's
+   * session. Always checked against the database, never a cache, so a logout
+   * or revocation is seen by every instance at once.
+   */
+  async function introspectAccessTokenFor(clientSecretHash: string, token: string) {
+    const claims = await accessTokens.read(token);
+    const sessionId = claims && UUID.test(claims.sessionId) ? claims.sessionId : null;
+    const found = await sessions.findForIntrospection(clientSecretHash, sessionId);
+    return { clientRow: found.client, access: claims && sessionId ? principalOf(claims, found.session) : null };
   }
 
   async function authenticate(token: string): Promise<Principal | null> {
@@ -171,8 +212,8 @@ export function createSessionService(deps: {
     start,
     refresh,
     authenticate,
-    /** The claims of an access token with its session checked, for introspection. */
-    introspectAccessToken: verifyAccessToken,
+    /** The claims of an access token with its session checked, and the caller's client row, for introspection (one round trip). */
+    introspectAccessTokenFor,
     list,
     endOne,
     endOthers,

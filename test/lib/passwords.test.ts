@@ -1,7 +1,7 @@
 import t from "tap";
 import { randomBytes } from "node:crypto";
 import { hash as argon2Hash } from "@node-rs/argon2";
-import { HasherBusyError, OWASP_MINIMUM, createPasswordHasher } from "../../src/lib/passwords.ts";
+import { HasherAbandonedError, HasherBusyError, OWASP_MINIMUM, createPasswordHasher } from "../../src/lib/passwords.ts";
 import { checkPasswordPolicy, commonPasswordCount } from "../../src/lib/password-policy.ts";
 
 const hasher = createPasswordHasher(OWASP_MINIMUM);
@@ -87,6 +87,45 @@ t.test("a busy hasher refuses beyond its queue", async (t) => {
   await t.rejects(small.verify("x", "also refused"), { code: "HASHER_BUSY" });
   t.equal((await Promise.all(accepted)).length, 3, "the queued work still completes");
   t.ok(await small.verify(await accepted[0]!, "one running"), "the hasher accepts work again once drained");
+});
+
+t.test("the hashing queue as documented: within it every caller is served, beyond it exactly the excess is refused, at once", async (t) => {
+  const depth = 4;
+  const small = createPasswordHasher(OWASP_MINIMUM, { maxConcurrent: 1, maxQueue: depth });
+  const stored = await small.hash("the password");
+  // Admission is decided when the work is handed over, not by timing: one running + depth waiting.
+  const within = Array.from({ length: 1 + depth }, () => small.verify(stored, "the password"));
+  t.same(await Promise.all(within), Array(1 + depth).fill(true), `1 running + ${depth} waiting: all served`);
+
+  const events: string[] = [];
+  const excess = 3;
+  const burst = Array.from({ length: 1 + depth + excess }, (_, i) => small.verify(stored, "the password").then(
+    () => { events.push(`served ${i}`); return "served"; },
+    (error: unknown) => { events.push(`refused ${i}`); return error instanceof HasherBusyError ? "busy" : "other"; },
+  ));
+  const outcomes = await Promise.all(burst);
+  t.equal(outcomes.filter((o) => o === "served").length, 1 + depth, "the queue's worth is served");
+  t.same(outcomes.slice(1 + depth), Array(excess).fill("busy"), `the ${excess} beyond it are refused as busy`);
+  t.same(events.slice(0, excess).map((e) => e.split(" ")[0]), Array(excess).fill("refused"), "and refused before the first hash finished: fast");
+});
+
+t.test("a caller that hangs up leaves the queue: its hash never runs and its place goes to the next", async (t) => {
+  const small = createPasswordHasher(OWASP_MINIMUM, { maxConcurrent: 1, maxQueue: 2 });
+  let current: AbortSignal | undefined;
+  const signalled = createPasswordHasher(OWASP_MINIMUM, { maxConcurrent: 1, maxQueue: 2, callerSignal: () => current });
+  const stored = await small.hash("the password");
+  const gone = new AbortController();
+  const running = signalled.verify(stored, "the password");
+  current = gone.signal;
+  const abandoned = [signalled.verify(stored, "the password"), signalled.verify(stored, "the password")];
+  current = undefined;
+  await t.rejects(signalled.verify(stored, "the password"), HasherBusyError, "the queue is full");
+  gone.abort();
+  for (const work of abandoned) await t.rejects(work, HasherAbandonedError, "the gone callers' work is dropped");
+  const next = [signalled.verify(stored, "the password"), signalled.verify(stored, "the password")];
+  t.same(await Promise.all([running, ...next]), [true, true, true], "their places went to callers still waiting");
+  current = gone.signal;
+  await t.rejects(signalled.verify(stored, "the password"), HasherAbandonedError, "a caller already gone is not queued at all");
 });
 
 t.test("queued work runs in arrival order", async (t) => {

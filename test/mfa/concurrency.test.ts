@@ -20,7 +20,7 @@ const keys = {
   SIGNING_KEYS: serializeKeyFile({ keys: [await generateKeyRecord("access", clock.now()), await generateKeyRecord("device", clock.now())] }),
   ENCRYPTION_KEYS: `shared:${randomBytes(32).toString("base64url")}`,
 };
-const config = { ...keys, MIGRATE_ON_START: false, MFA_FREE_FAILURES: 50, MFA_FAILURE_CAP: 100 };
+const config = { ...keys, MIGRATE_ON_START: false, MFA_FREE_FAILURES: 50, MFA_FAILURE_CAP: 100, RECOVERY_CODE_COUNT: 4 };
 const instanceA: App = await startApp(t, { clock, database, config });
 const instanceB: App = await startApp(t, { clock, database, config });
 
@@ -77,4 +77,24 @@ t.test("concurrent correct codes on one MFA token mint at most one session", asy
   t.equal(answers.filter((res) => res.statusCode === 200).length, 1, "one success");
   t.ok(answers.filter((res) => res.statusCode !== 200).every((res) => res.statusCode === 401), "the others 401");
   t.equal(await sessionsOf(user.id), sessionsBefore + 1, "one session");
+});
+
+t.test("the MFA challenge is consumed once: racing a TOTP code and a recovery code on one MFA token gives exactly one session", async (t) => {
+  const user = await readyUser();
+  for (let round = 0; round < 3; round++) {
+    const token = await mfaToken(instanceA, user.email);
+    const sessionsBefore = await sessionsOf(user.id);
+    // Both codes are right: only the challenge's single use decides, on either
+    // instance. The recovery code goes first: its check (argon2 over the unused
+    // codes) is slow, so the TOTP step passes while it runs and both reach the consume.
+    const [recovery, totp] = await Promise.all([
+      verify(instanceB, { mfaToken: token, method: "recovery_code", code: user.recoveryCodes[round]! }),
+      verify(instanceA, { mfaToken: token, method: "totp", code: totpAt(user.secret, clock.now()) }),
+    ]);
+    const answers = [totp, recovery];
+    t.equal(answers.filter((res) => res.statusCode === 200).length, 1, `round ${round}: one of the two signs in`);
+    t.ok(answers.filter((res) => res.statusCode !== 200).every((res) => res.statusCode === 401), "the other is refused with 401");
+    t.equal(await sessionsOf(user.id), sessionsBefore + 1, "exactly one session");
+    clock.advance(30_000);
+  }
 });

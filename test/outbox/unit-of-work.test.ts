@@ -8,6 +8,7 @@ import t, { type Test } from "tap";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuditRepository, type OutboxRow } from "../../src/audit/repository.ts";
+import { Prisma } from "../../src/generated/prisma/client.ts";
 import { createRequestContext } from "../../src/audit/request-context.ts";
 import { createAuditLog } from "../../src/audit/service.ts";
 import { openDatabase, transactionOf } from "../../src/db/database.ts";
@@ -140,28 +141,30 @@ t.test("outside a request a unit of work still commits its events with it, and d
   t.same(await types(), { audit: ["system_work"], outbox: ["system_work"] });
 });
 
-t.test("withPendingEvents: a repository takes the request's pending rows into its own statement; they stay pending if it fails", async (t) => {
+t.test("takePendingWrites: a hot path takes the request's pending audit and outbox rows into its own statement; restore hands them back", async (t) => {
   const { db, app, audit, record, types } = await composition(t);
-  const repository = createAuditRepository(db.prisma);
   app.post("/fails", async () => {
     await record("kept_for_the_response");
-    await audit.withPendingEvents(async () => { throw new Error("the statement failed"); }).catch(() => {});
+    const taken = audit.takePendingWrites();
+    await taken.restore(); // the hot path's statement failed
     return {};
   });
   app.post("/writes", async () => {
-    await record("taken_by_the_repository");
-    const seen = await audit.withPendingEvents(async (events) => { await repository.appendEvents(events); return events.audit.length + events.outbox.length; });
-    return { seen };
+    await record("taken_by_the_statement");
+    const taken = audit.takePendingWrites();
+    const bodies = taken.statements(Prisma.sql`TRUE`).map((statement, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${statement})`);
+    await db.prisma.$executeRaw`WITH ${Prisma.join(bodies, ", ")} SELECT 1`;
+    return { statements: bodies.length };
   });
   await app.ready();
   await app.inject({ method: "POST", url: "/fails" });
   t.same(await types(), { audit: ["kept_for_the_response"], outbox: ["kept_for_the_response"] }, "a failed statement loses nothing");
   const res = await app.inject({ method: "POST", url: "/writes" });
-  t.same(res.json(), { seen: 2 }, "the audit row and the outbox row were handed over");
+  t.same(res.json(), { statements: 2 }, "one CTE body for the audit rows, one for the outbox rows");
   t.same(await types(), {
-    audit: ["kept_for_the_response", "taken_by_the_repository"],
-    outbox: ["kept_for_the_response", "taken_by_the_repository"],
-  }, "written once, by the repository's statement, not again at the response");
+    audit: ["kept_for_the_response", "taken_by_the_statement"],
+    outbox: ["kept_for_the_response", "taken_by_the_statement"],
+  }, "written once, by the path's statement, not again at the response");
 });
 
 t.test("what is pending when the response leaves is written in one statement, audit and outbox together", async (t) => {
