@@ -397,6 +397,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     clock,
     onEvent,
     transaction,
+    takePendingWrites: audit.takePendingWrites,
   });
   const enrollment = createEnrollmentService({
     mfa: repositories.mfa,

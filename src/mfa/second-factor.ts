@@ -16,7 +16,7 @@ import { normalizeRecoveryCode } from "../lib/recovery-codes.ts";
 import { SecretBoxError, type SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
 import type { EmitEvent } from "../audit/events.ts";
-import type { Transaction } from "../db/database.ts";
+import type { PendingWrites, Transaction } from "../db/database.ts";
 import type { MfaRepository, TotpFactorRecord, TotpState } from "./repository.ts";
 import { clockDriftOf, nextDriftStreak, type ClockDrift } from "./clock-drift.ts";
 
@@ -68,7 +68,9 @@ export function createSecondFactorChecker(deps: {
   clock: Clock;
   onEvent: EmitEvent;
   /** A failure count (or a spent recovery code) and its events commit together (audit + outbox). */
-  transaction: Transaction<{ mfa: Pick<MfaRepository, "addFailure" | "blockUntil" | "disableActiveFactor" | "spendRecoveryCode" | "clearFailures"> }>;
+  transaction: Transaction<{ mfa: Pick<MfaRepository, "addFailure" | "blockUntil" | "disableActiveFactor"> }>;
+  /** Takes the request's pending rows (audit's takePendingWrites), written with the recovery code's spend in its one statement. */
+  takePendingWrites?: () => PendingWrites;
 }) {
   const { mfa, settings, clock } = deps;
   const emit = deps.onEvent;
@@ -190,13 +192,18 @@ export function createSecondFactorChecker(deps: {
     if (!secret) return recordFailure(userId, "recovery_code_malformed", log);
     for (const candidate of await mfa.unusedRecoveryCodes(userId)) {
       if (!(await deps.hasher.verify(candidate.codeHash, secret))) continue;
-      const spent = await deps.transaction(async (tx) => {
-        if (!(await tx.mfa.spendRecoveryCode(candidate.id, clock.now()))) return false;
-        if (failures > 0) await tx.mfa.clearFailures(userId);
+      // Recorded before the write and stored by it (one statement), only if this request spent the code.
+      const earlier = deps.takePendingWrites?.();
+      let spent: boolean;
+      try {
         await emit("recovery_code_used", userId);
-        return true;
-      });
+        spent = await mfa.spendRecoveryCode(candidate.id, clock.now(), { earlier, announced: deps.takePendingWrites?.() });
+      } catch (error) {
+        await earlier?.restore();
+        throw error;
+      }
       if (!spent) return recordFailure(userId, "recovery_code_replay", log);
+      await resetFailures(userId, failures);
       return;
     }
     return recordFailure(userId, "recovery_code_invalid", log);
