@@ -61,8 +61,8 @@ import { createAuditRepository } from "./audit/repository.ts";
 import { createAuditLog } from "./audit/service.ts";
 import { createSecurityEvents } from "./audit/events.ts";
 import { registerAuditRoutes } from "./audit/routes.ts";
-import { silentNotifier } from "./notifications/notifier.ts";
-import { createWebhookNotifier } from "./notifications/webhook.ts";
+import { createWebhookSender } from "./outbox/webhook.ts";
+import { createOutboxWorker, type OutboxWorker } from "./outbox/worker.ts";
 import { createCompanyRepository } from "./companies/repository.ts";
 import { createCompanyService } from "./companies/service.ts";
 import { createTwoStepPolicy } from "./companies/policy.ts";
@@ -216,20 +216,49 @@ function repositoriesOf(db: Db, clock: Clock, federatedProvider: string) {
   };
 }
 
-/** Audit log, notifier and metrics: where every security event goes. */
+/**
+ * The webhook outbox's worker, when WEBHOOK_URL and WEBHOOK_SECRET are set:
+ * every instance runs one, and they share the rows (outbox/worker.ts).
+ */
+function wireOutbox(app: App, config: Config, repositories: ReturnType<typeof repositoriesOf>, countDelivery: (outcome: string) => void): OutboxWorker | null {
+  if (!config.WEBHOOK_URL || !config.WEBHOOK_SECRET) return null;
+  const send = createWebhookSender({
+    url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, timeoutMs: config.WEBHOOK_TIMEOUT_MS, legacyHeaders: config.WEBHOOK_LEGACY_HEADERS,
+  });
+  const worker = createOutboxWorker({
+    store: repositories.audit,
+    send,
+    settings: {
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      baseDelayMs: config.WEBHOOK_RETRY_BASE_MS,
+      maxDelayMs: config.WEBHOOK_RETRY_MAX_MS,
+      pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
+      // Longer than an attempt can take, so no other worker takes a row still being delivered.
+      leaseMs: config.WEBHOOK_TIMEOUT_MS + 30_000,
+    },
+    log: app.log,
+    count: countDelivery,
+  });
+  app.addHook("onReady", async () => { worker.start(); });
+  // After the current row, before the database closes (onClose hooks of one instance run last-added first).
+  app.addHook("onClose", () => worker.stop());
+  return worker;
+}
+
+/** Audit log, outbox and metrics: where every security event goes. */
 function wireEvents(
   app: App, config: Config, clock: Clock, repositories: ReturnType<typeof repositoriesOf>,
   membersSince: (companyId: string) => Promise<{ userId: string; since: Date }[]>,
 ) {
-  const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL), config.METRICS_TOKEN);
+  const metrics = registerMetrics(app, quietLogLevel(config.LOG_LEVEL), config.METRICS_TOKEN, repositories.audit.countOutbox);
   const requestContext = createRequestContext(app);
-  const audit = createAuditLog({ events: repositories.audit, context: requestContext, clock, membersSince });
+  const worker = wireOutbox(app, config, repositories, metrics.countDelivery);
+  const audit = createAuditLog({
+    events: repositories.audit, eventsOn: createAuditRepository, context: requestContext, clock, membersSince, onOutboxStored: worker?.nudge,
+  });
+  // What is still pending when the response leaves is written in one statement, before it is sent.
   app.addHook("onSend", async () => audit.flush());
-  const notifier = config.WEBHOOK_URL && config.WEBHOOK_SECRET
-    ? createWebhookNotifier({ url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS }, app.log)
-    : silentNotifier;
-  app.addHook("onClose", () => notifier.drain());
-  const onEvent = createSecurityEvents({ audit, notifier, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
+  const onEvent = createSecurityEvents({ audit, notifications: worker !== null, context: requestContext, countEvent: metrics.countEvent, log: app.log, clock });
   return { audit, onEvent, metrics, requestContext };
 }
 
@@ -298,7 +327,6 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const transport = await registerCookieTransport(app, { allowedOrigins, maxAgeSeconds: config.SESSION_ABSOLUTE_TIMEOUT_SECONDS });
   await registerOpenApi(app);
   const repositories = repositoriesOf(prisma, clock, config.FEDERATED_PROVIDER);
-  const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER));
   const { keys, hasher, secretBox } = await wireCrypto(config, clock, keyMaterial, registerCallerSignal(app));
   const { counters, ping: pingCounters } = createCounterStore(config, database, app);
   const throttle = createSignInThrottle(counters, {
@@ -310,6 +338,8 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
 
   const policy = createTwoStepPolicy(repositories.companies, clock);
   const { audit, onEvent, metrics, requestContext } = wireEvents(app, config, clock, repositories, (companyId) => repositories.companies.membersSince(companyId));
+  // One unit of work: the repositories of one transaction, and the events recorded in it (db/database.ts).
+  const transaction = transactionOf(prisma, (tx) => repositoriesOf(tx, clock, config.FEDERATED_PROVIDER), audit.unitOfWork);
   // Every 429, whichever route or limit refused it, is one audit event (checklist LA-01).
   problems.onRefusal(async (request, error) => {
     if (error.code !== "RATE_LIMITED") return;
@@ -339,7 +369,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
   const clients = createClientService(repositories.clients);
   const guards = createGuards({ person: sessions.authenticate, client: clients.authenticate });
   const challenges = createChallengeService(repositories.challenges, { ttlSeconds: config.MFA_TOKEN_TTL_SECONDS, maxAttempts: config.MFA_MAX_ATTEMPTS_PER_TOKEN }, clock);
-  const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock });
+  const devices = createDeviceService({ devices: repositories.devices, keys, issuer: config.ISSUER, ttlDays: config.TRUSTED_DEVICE_TTL_DAYS, clock, transaction });
   const checkPassword = createPasswordCheck({
     users: repositories.users,
     hasher,
@@ -347,6 +377,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     failureCap: config.LOGIN_FAILURE_CAP,
     clock,
     emit: onEvent,
+    transaction,
     isTrustedDevice: devices.isTrusted,
   });
   const accounts = createAccountsService({
@@ -361,6 +392,7 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     sessions,
     devices,
     emit: onEvent,
+    transaction,
     companyNamesOf: repositories.companies.companyNamesOf,
   });
 
@@ -371,6 +403,8 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     settings: { freeFailures: config.MFA_FREE_FAILURES, maxWaitSeconds: config.MFA_MAX_WAIT_SECONDS, failureCap: config.MFA_FAILURE_CAP },
     clock,
     onEvent,
+    transaction,
+    takePendingWrites: audit.takePendingWrites,
   });
   const enrollment = createEnrollmentService({
     mfa: repositories.mfa,
@@ -411,12 +445,13 @@ async function wireFeatures(app: App, config: Config, clock: Clock, database: Da
     users: repositories.users, hasher, checkPassword, maxPasswordLength: config.PASSWORD_MAX_LENGTH, clock, nextStep: secondStep.afterFirstFactor,
   });
   const companies = createCompanyService({
-    companies: repositories.companies, userExists: accounts.exists, emit: onEvent, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
+    companies: repositories.companies, userExists: accounts.exists, emit: onEvent, transaction, clock, maxAdminAuthAgeSeconds: config.ENROLL_MAX_AUTH_AGE_SECONDS,
   });
   const federated = createFederatedService({
     provider: await resolveFederatedProvider(app, config, clock),
     providerName: config.FEDERATED_PROVIDER,
     identities: repositories.externalIdentities,
+    transaction,
     clock,
     emit: onEvent,
     afterFirstFactor: secondStep.afterFirstFactor,

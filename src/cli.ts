@@ -4,6 +4,7 @@
 //   migrate deploy | migrate create NAME | migrate check
 //   keys generate | keys rotate --file F --use access|device | keys encryption-key
 //   push vapid-keys                                    prints a fresh Web Push key pair as env lines
+//   notifications list [--dead] | notifications retry ID   the webhook outbox (dead rows and their retry)
 // With the embedded database, stop the server first: PGlite allows one process.
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
@@ -15,6 +16,8 @@ import { createClientService, isScope, SCOPES } from "./clients/service.ts";
 import { createClientRepository } from "./clients/repository.ts";
 import { generateKeyRecord, loadKeyFile, rotateKeys, serializeKeyFile, KEY_USES, type KeyUse } from "./lib/signing-keys.ts";
 import { generateVapidKeyPair } from "./push/delivery/vapid-keys.ts";
+import { createAuditRepository } from "./audit/repository.ts";
+import { listOutbox, retryOutboxMessage } from "./outbox/commands.ts";
 
 class UsageError extends Error {}
 
@@ -122,13 +125,30 @@ function pushCommand(sub: string | undefined) {
   throw new UsageError("push vapid-keys");
 }
 
+async function notificationsCommand(sub: string | undefined, args: string[]) {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { dead: { type: "boolean", default: false } } });
+  if (sub === "list") {
+    const rows = await withDatabase((db) => listOutbox(createAuditRepository(db.prisma), { dead: values.dead }));
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  if (sub === "retry" && positionals[0]) {
+    const outcome = await withDatabase((db) => retryOutboxMessage(createAuditRepository(db.prisma), positionals[0]!));
+    if (outcome !== "revived") throw new UsageError(`no dead notification ${positionals[0]}`);
+    process.stdout.write("queued for delivery\n");
+    return;
+  }
+  throw new UsageError("notifications list [--dead] | notifications retry ID");
+}
+
 async function main(argv: string[]) {
   const [group, sub, ...rest] = argv;
   if (group === "clients") return clientsCommand(sub, rest);
   if (group === "migrate") return migrateCommand(sub, rest);
   if (group === "keys") return keysCommand(sub, rest);
   if (group === "push") return pushCommand(sub);
-  throw new UsageError("usage: npm run cli -- clients|migrate|keys|push ...");
+  if (group === "notifications") return notificationsCommand(sub, rest);
+  throw new UsageError("usage: npm run cli -- clients|migrate|keys|push|notifications ...");
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -13,6 +13,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { PasswordHasher } from "../lib/passwords.ts";
 import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EmitEvent } from "../audit/events.ts";
+import type { Transaction } from "../db/database.ts";
 import type { UserCredentials, UserRepository } from "./repository.ts";
 
 export interface PasswordCheckDeps {
@@ -22,6 +23,8 @@ export interface PasswordCheckDeps {
   failureCap: number;
   clock: Clock;
   emit: EmitEvent;
+  /** The lock at the cap and its notification commit together (audit + outbox). */
+  transaction: Transaction<{ users: Pick<UserRepository, "lockPassword"> }>;
   /** Whether a device token is a live trusted device of this user (devices feature). */
   isTrustedDevice: (deviceToken: string, userId: string) => Promise<boolean>;
 }
@@ -57,9 +60,12 @@ export function createPasswordCheck(deps: PasswordCheckDeps) {
   /** Counts toward the hard cap; the call that reaches it disables the password and says so once. */
   async function countTowardCap(user: UserCredentials): Promise<number> {
     const consecutive = await users.addPasswordFailure(user.id);
-    if (consecutive >= deps.failureCap && (await users.lockPassword(user.id, deps.clock.now()))) {
-      await deps.emit("authn_login_fail_max", user.id, { failures: consecutive, factor: "password" });
-    }
+    if (consecutive < deps.failureCap) return consecutive;
+    await deps.transaction(async (tx) => {
+      if (await tx.users.lockPassword(user.id, deps.clock.now())) {
+        await deps.emit("authn_login_fail_max", user.id, { failures: consecutive, factor: "password" });
+      }
+    });
     return consecutive;
   }
 

@@ -10,7 +10,17 @@ import type { SignInThrottle } from "../rate-limit/sign-in-throttle.ts";
 import type { EmitEvent } from "../audit/events.ts";
 import type { DeviceService } from "../devices/service.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { Transaction } from "../db/database.ts";
+import type { DeviceRepository } from "../devices/repository.ts";
+import type { SessionRepository } from "../sessions/repository.ts";
 import type { UserRecord, UserRepository } from "./repository.ts";
+
+/** The repositories an account change writes, with its event, in one unit of work. */
+export type AccountWork = Transaction<{
+  users: Pick<UserRepository, "updatePasswordHash" | "setDisabled" | "unlockPassword">;
+  sessions: Pick<SessionRepository, "revokeAllForUser">;
+  devices: Pick<DeviceRepository, "revokeAll">;
+}>;
 
 const policyErrors: Record<string, ErrorCode> = {
   password_too_short: "PASSWORD_TOO_SHORT",
@@ -32,6 +42,8 @@ export interface AccountsDeps {
   sessions: Pick<SessionService, "revokeAllForUser">;
   devices: Pick<DeviceService, "revokeAll">;
   emit: EmitEvent;
+  /** A change, what it ends and its notification commit together (audit + outbox). */
+  transaction: AccountWork;
   /** The names of the person's companies: a new password must not be one (ASVS 5.0 6.2.11). */
   companyNamesOf?: (userId: string) => Promise<string[]>;
 }
@@ -73,26 +85,29 @@ export function createAccountsService(deps: AccountsDeps) {
     // Registration knows no companies yet; by a password change the person may have some.
     const companyNames = (await deps.companyNamesOf?.(userId)) ?? [];
     assertPolicy(newPassword, { email: user.email, name: user.name, extraWords: companyNames });
-    await deps.users.updatePasswordHash(userId, await deps.hasher.hash(newPassword), deps.clock.now());
-    await endOtherAccess(userId, sessionId);
-  }
-
-  /**
-   * A new password ends every other session and forgets every trusted device,
-   * so whoever knew the old one is out (ASVS 7.4.3); this session stays.
-   */
-  async function endOtherAccess(userId: string, keepSessionId: string) {
-    await deps.sessions.revokeAllForUser(userId, "password_changed", keepSessionId);
-    await deps.devices.revokeAll(userId);
-    await deps.emit("password_changed", userId);
+    // Hashed before the unit of work: a transaction must not hold a connection through argon2.
+    const passwordHash = await deps.hasher.hash(newPassword);
+    // A new password ends every other session and forgets every trusted device,
+    // so whoever knew the old one is out (ASVS 7.4.3); this session stays. The
+    // change, the revocations and the notification commit together.
+    const now = deps.clock.now();
+    await deps.transaction(async (tx) => {
+      await tx.users.updatePasswordHash(userId, passwordHash, now);
+      await tx.sessions.revokeAllForUser(userId, "password_changed", now, sessionId);
+      await tx.devices.revokeAll(userId, now);
+      await deps.emit("password_changed", userId);
+    });
   }
 
   /** A service client disables an account: every session ends and nothing signs in (SJ-09). */
   async function disable(userId: string): Promise<boolean> {
-    if (!(await deps.users.setDisabled(userId, deps.clock.now()))) return false;
-    const sessionsEnded = await deps.sessions.revokeAllForUser(userId, "account_disabled");
-    await deps.emit("account_disabled", userId, { sessionsEnded });
-    return true;
+    const now = deps.clock.now();
+    return deps.transaction(async (tx) => {
+      if (!(await tx.users.setDisabled(userId, now))) return false;
+      const sessionsEnded = await tx.sessions.revokeAllForUser(userId, "account_disabled", now);
+      await deps.emit("account_disabled", userId, { sessionsEnded });
+      return true;
+    });
   }
 
   async function enable(userId: string): Promise<boolean> {
@@ -104,10 +119,15 @@ export function createAccountsService(deps: AccountsDeps) {
   /** Support unlock after the hard cap: the password works again, and the person hears of it. */
   async function unlockPassword(userId: string): Promise<boolean> {
     const user = await deps.users.findById(userId);
-    const result = user ? await deps.users.unlockPassword(userId) : null;
-    if (!user || !result) return false;
+    if (!user) return false;
+    const result = await deps.transaction(async (tx) => {
+      const unlocked = await tx.users.unlockPassword(userId);
+      if (unlocked) await deps.emit("password_unlocked", userId, { wasLocked: unlocked.wasLocked });
+      return unlocked;
+    });
+    if (!result) return false;
+    // The counters may live in Redis, outside the transaction; clearing them twice is harmless.
     await deps.throttle.clearAccount(user.email);
-    await deps.emit("password_unlocked", userId, { wasLocked: result.wasLocked });
     return true;
   }
 

@@ -1,9 +1,11 @@
 // One place every security event goes through: the audit log, the metrics, the
-// operational log, and, for events a person should hear about, the notifier
-// (ASVS 6.3.7; checklist LA-07).
+// operational log, and, for events a person should hear about, the webhook
+// outbox (ASVS 6.3.7; checklist LA-07). The audit row and the outbox row are
+// recorded together and stored together (audit/service.ts): in the unit of
+// work that made the change, or with the response.
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../lib/clock.ts";
-import type { Notifier } from "../notifications/notifier.ts";
+import { newEventId, type OutboxRow } from "./repository.ts";
 import type { AuditLog } from "./service.ts";
 import type { RequestContextReader } from "./request-context.ts";
 
@@ -36,9 +38,26 @@ export const NOTIFIED_EVENTS = new Set([
 
 export type EmitEvent = (type: string, userId: string | null, details?: Record<string, unknown>, companyId?: string | null) => Promise<void>;
 
+/** What a receiver gets as the body, the same bytes on every attempt (outbox/webhook.ts). */
+export interface Notification {
+  id: string;
+  /** A stable event type, e.g. mfa_enrolled. */
+  type: string;
+  userId: string;
+  occurredAt: string;
+  /** Non-secret context: client address, user agent, device name, company. */
+  details: Record<string, unknown>;
+}
+
+function outboxRow(notification: Notification): OutboxRow {
+  const { id, type, userId, occurredAt, details } = notification;
+  return { id, type, body: JSON.stringify({ id, type, userId, occurredAt, details }) };
+}
+
 export function createSecurityEvents(deps: {
   audit: AuditLog;
-  notifier: Notifier;
+  /** Whether notified events get an outbox row (a webhook is configured). */
+  notifications: boolean;
   context: RequestContextReader;
   countEvent: (type: string) => void;
   log: FastifyBaseLogger;
@@ -46,15 +65,17 @@ export function createSecurityEvents(deps: {
 }): EmitEvent {
   return async function emit(type, userId, details = {}, companyId = null) {
     deps.countEvent(type);
-    await deps.audit.record({ type, subjectUserId: userId, companyId, details });
-    if (userId && NOTIFIED_EVENTS.has(type)) {
+    let outbox: OutboxRow | undefined;
+    if (deps.notifications && userId && NOTIFIED_EVENTS.has(type)) {
       const ctx = deps.context.current();
-      deps.notifier.notify({
+      outbox = outboxRow({
+        id: newEventId(),
         type,
         userId,
         occurredAt: deps.clock.now().toISOString(),
         details: { ...details, clientAddress: ctx.clientAddress, userAgent: ctx.userAgent, ...(companyId ? { companyId } : {}) },
       });
     }
+    await deps.audit.record({ type, subjectUserId: userId, companyId, details }, outbox);
   };
 }

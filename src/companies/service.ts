@@ -4,6 +4,7 @@ import { AppError } from "../errors.ts";
 import { passedSecondStep } from "../lib/amr.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { EmitEvent } from "../audit/events.ts";
+import type { Transaction } from "../db/database.ts";
 import type { CompanyKind, CompanyRecord, CompanyRepository, Role } from "./repository.ts";
 
 export const MAX_GRACE_DAYS = 30;
@@ -25,6 +26,8 @@ export function createCompanyService(deps: {
   companies: CompanyRepository;
   userExists: (id: string) => Promise<boolean>;
   emit: EmitEvent;
+  /** A change and the notifications it owes commit together (audit + outbox). */
+  transaction: Transaction<{ companies: Pick<CompanyRepository, "setMember" | "addAssignee" | "updatePolicy"> }>;
   clock: Clock;
   /** How recent an admin's sign-in must be to change the policy. */
   maxAdminAuthAgeSeconds: number;
@@ -65,8 +68,10 @@ export function createCompanyService(deps: {
     await existing(companyId);
     await existingUser(userId);
     const previousRole = await companies.role(companyId, userId);
-    await companies.setMember(companyId, userId, role);
-    await emit("membership_set", userId, { role, previousRole }, companyId);
+    await deps.transaction(async (tx) => {
+      await tx.companies.setMember(companyId, userId, role);
+      await emit("membership_set", userId, { role, previousRole }, companyId);
+    });
   }
 
   /** Relation removals cascade in the database; the assignments they take are audited too. */
@@ -100,8 +105,10 @@ export function createCompanyService(deps: {
   async function addAssignee(officeId: string, clientId: string, userId: string) {
     if (!(await companies.hasClient(officeId, clientId))) throw new AppError("NOT_FOUND", { detail: "The office does not serve this client." });
     if (!(await companies.role(officeId, userId))) throw new AppError("NOT_AN_OFFICE_MEMBER");
-    await companies.addAssignee(officeId, clientId, userId);
-    await emit("assignment_added", userId, { officeId, clientId }, clientId);
+    await deps.transaction(async (tx) => {
+      await tx.companies.addAssignee(officeId, clientId, userId);
+      await emit("assignment_added", userId, { officeId, clientId }, clientId);
+    });
   }
 
   async function removeAssignee(officeId: string, clientId: string, userId: string) {
@@ -135,23 +142,29 @@ export function createCompanyService(deps: {
     checkDeadline(input);
     const before = await existing(companyId);
     const turningOn = input.mandatoryTwoFactor && !before.mandatoryTwoFactor;
-    const after = await companies.updatePolicy(companyId, {
-      mandatoryTwoFactor: input.mandatoryTwoFactor,
-      mandateSince: input.mandatoryTwoFactor ? (turningOn ? deps.clock.now() : before.mandateSince) : null,
-      enrollmentDeadline: input.mandatoryTwoFactor && input.enrollmentDeadline ? new Date(input.enrollmentDeadline) : null,
-      trustedDeviceDays: input.rememberDeviceDays === undefined ? before.trustedDeviceDays : input.rememberDeviceDays,
+    // Read before the unit of work: inside it only its own repositories may be used (PGlite has one connection).
+    const toTell = turningOn ? await affectedWithoutFactor(companyId) : new Map<string, string[]>();
+    const after = await deps.transaction(async (tx) => {
+      const updated = await tx.companies.updatePolicy(companyId, {
+        mandatoryTwoFactor: input.mandatoryTwoFactor,
+        mandateSince: input.mandatoryTwoFactor ? (turningOn ? deps.clock.now() : before.mandateSince) : null,
+        enrollmentDeadline: input.mandatoryTwoFactor && input.enrollmentDeadline ? new Date(input.enrollmentDeadline) : null,
+        trustedDeviceDays: input.rememberDeviceDays === undefined ? before.trustedDeviceDays : input.rememberDeviceDays,
+      });
+      await emit("policy_changed", null, { old: policyView(before), new: policyView(updated) }, companyId);
+      // "Next time the users log in, they must activate two-step verification": told with the change.
+      for (const [userId, via] of toTell) await emit("policy_requires_enrollment", userId, { via }, companyId);
+      return updated;
     });
-    await emit("policy_changed", null, { old: policyView(before), new: policyView(after) }, companyId);
-    if (turningOn) await tellAffectedWithoutFactor(companyId);
     return policyView(after);
   }
 
-  /** "Next time the users log in, they must activate two-step verification": tell them now. */
-  async function tellAffectedWithoutFactor(companyId: string) {
+  /** Who a new mandate reaches without an authenticator, with how it reaches them. */
+  async function affectedWithoutFactor(companyId: string) {
     const { people } = await impact(companyId);
     const viaByPerson = new Map<string, string[]>();
     for (const p of people.filter((p) => !p.hasFactor)) viaByPerson.set(p.userId, [...(viaByPerson.get(p.userId) ?? []), p.via]);
-    for (const [userId, via] of viaByPerson) await emit("policy_requires_enrollment", userId, { via }, companyId);
+    return viaByPerson;
   }
 
   /** Dry run: who a mandate of this company reaches, and who has no authenticator yet. */

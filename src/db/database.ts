@@ -38,9 +38,34 @@ export interface PendingWrites {
  */
 export type Transaction<Repositories> = <T>(work: (repositories: Repositories) => Promise<T>) => Promise<T>;
 
-/** Binds repositories to one transaction per unit of work. */
-export function transactionOf<Repositories>(prisma: PrismaClient, bind: (db: Db) => Repositories): Transaction<Repositories> {
-  return (work) => prisma.$transaction((tx) => work(bind(tx)));
+/**
+ * What a unit of work carries besides its repositories: the security events it
+ * records (audit/service.ts). They are collected apart while `work` runs, are
+ * written on the transaction's client just before COMMIT, and vanish with a
+ * rollback: a change and its audit and outbox rows commit together or not at all.
+ */
+export interface UnitOfWorkHooks {
+  /** Runs the unit of work where the events it records are held apart. */
+  run<T>(work: () => Promise<T>): Promise<T>;
+  /** Writes the held events on the transaction's client; the returned function runs once COMMIT succeeded. */
+  beforeCommit(db: Db): Promise<() => void>;
+}
+
+/** Binds repositories to one transaction per unit of work, with its events when `events` is given. */
+export function transactionOf<Repositories>(
+  prisma: PrismaClient, bind: (db: Db) => Repositories, events?: UnitOfWorkHooks,
+): Transaction<Repositories> {
+  if (!events) return (work) => prisma.$transaction((tx) => work(bind(tx)));
+  return (work) => events.run(async () => {
+    let committed = () => {};
+    const result = await prisma.$transaction(async (tx) => {
+      const value = await work(bind(tx));
+      committed = await events.beforeCommit(tx);
+      return value;
+    });
+    committed();
+    return result;
+  });
 }
 
 /**

@@ -8,6 +8,7 @@
 // documented choice.
 import type { Clock } from "../lib/clock.ts";
 import type { KeyRing } from "../lib/signing-keys.ts";
+import type { Transaction } from "../db/database.ts";
 import type { DeviceRepository, DeviceView } from "./repository.ts";
 
 export const DEVICE_TOKEN_TYP = "device+jwt";
@@ -15,14 +16,23 @@ export const DEVICE_TOKEN_AUDIENCE = "trusted-device";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createDeviceService(deps: { devices: DeviceRepository; keys: KeyRing; issuer: string; ttlDays: number; clock: Clock }) {
+export function createDeviceService(deps: {
+  devices: DeviceRepository; keys: KeyRing; issuer: string; ttlDays: number; clock: Clock;
+  /** The device row and its notification commit together (audit + outbox). */
+  transaction: Transaction<{ devices: Pick<DeviceRepository, "insert"> }>;
+}) {
   const { devices, keys, clock } = deps;
   const profile = { typ: DEVICE_TOKEN_TYP, issuer: deps.issuer, audience: DEVICE_TOKEN_AUDIENCE };
 
-  async function trust(userId: string, name: string): Promise<{ deviceId: string; deviceToken: string }> {
+  /** `onIssued` records the event in the device's unit of work: the row and its event commit together. */
+  async function trust(userId: string, name: string, onIssued: (deviceId: string) => Promise<void>): Promise<{ deviceId: string; deviceToken: string }> {
     const now = clock.now();
     const ttlSeconds = deps.ttlDays * 86400;
-    const deviceId = await devices.insert({ userId, name, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) });
+    const deviceId = await deps.transaction(async (tx) => {
+      const id = await tx.devices.insert({ userId, name, createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) });
+      await onIssued(id);
+      return id;
+    });
     const deviceToken = await keys.sign("device", { ...profile, subject: userId, expiresInSeconds: ttlSeconds, claims: { did: deviceId } });
     return { deviceId, deviceToken };
   }

@@ -5,6 +5,7 @@
 // a person who would have to enroll is sent to the password instead. Every
 // refusal of an assertion, unknown subject included, is one identical 401, so
 // the answer tells no one which persons have BankID linked.
+import type { Transaction } from "../db/database.ts";
 import type { FastifyBaseLogger } from "fastify";
 import { AppError } from "../errors.ts";
 import type { Clock } from "../lib/clock.ts";
@@ -24,6 +25,8 @@ export interface FederatedServiceDeps {
   provider: { settings: Provider; verifier: AssertionVerifier } | null;
   providerName: string;
   identities: ExternalIdentityRepository;
+  /** A link and its notification commit together (audit + outbox). */
+  transaction: Transaction<{ externalIdentities: Pick<ExternalIdentityRepository, "link"> }>;
   clock: Clock;
   emit: EmitEvent;
   afterFirstFactor: (success: FirstFactorSuccess, log: FastifyBaseLogger) => Promise<LoginResult>;
@@ -90,12 +93,15 @@ export function createFederatedService(deps: FederatedServiceDeps) {
 
   async function link(userId: string, subject: string): Promise<void> {
     if (!(await deps.userExists(userId))) throw new AppError("NOT_FOUND");
-    const result = await deps.identities.link(userId, subject);
+    const result = await deps.transaction(async (tx) => {
+      const linked = await tx.externalIdentities.link(userId, subject);
+      // The subject (for BankID often derived from a national identity number) stays out of the audit log.
+      if (linked.outcome === "linked") {
+        await deps.emit("external_identity_linked", userId, { provider: deps.providerName, replacedEarlier: linked.replacedEarlier });
+      }
+      return linked;
+    });
     if (result.outcome === "taken") throw new AppError("EXTERNAL_IDENTITY_TAKEN");
-    // The subject (for BankID often derived from a national identity number) stays out of the audit log.
-    if (result.outcome === "linked") {
-      await deps.emit("external_identity_linked", userId, { provider: deps.providerName, replacedEarlier: result.replacedEarlier });
-    }
   }
 
   async function unlink(userId: string): Promise<void> {

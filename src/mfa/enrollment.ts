@@ -65,12 +65,14 @@ export function createEnrollmentService(deps: {
   const { mfa, settings, clock } = deps;
 
   /** Factors (TOTP and paired apps), recovery codes and the failure count go, and with them every trusted device. */
-  async function removeAllFactors(userId: string) {
+  /** The factors go, and `event` is recorded in the same unit of work: both commit or neither. */
+  async function removeAllFactors(userId: string, event: string) {
     const now = clock.now();
     await deps.transaction(async (tx) => {
       await tx.mfa.removeSecondFactors(userId);
       await tx.pushAuthenticators.removeAllForUser(userId);
       await tx.devices.revokeAll(userId, now);
+      await deps.onEvent(event, userId);
     });
   }
 
@@ -123,11 +125,14 @@ export function createEnrollmentService(deps: {
     const now = clock.now();
     const activated = await deps.transaction(async (tx) => {
       const done = await tx.mfa.activateFactor({ factorId: pending.id, userId: actor.userId, step: result.step, now, recoveryCodeHashes: recovery.hashes });
-      if (done) await tx.devices.revokeAll(actor.userId, now);
+      if (done) {
+        await tx.devices.revokeAll(actor.userId, now);
+        // In the unit of work: the notification commits with the factor (outbox).
+        await deps.onEvent("mfa_enrolled", actor.userId);
+      }
       return done;
     });
     if (!activated) throw new AppError("NO_PENDING_ENROLLMENT");
-    await deps.onEvent("mfa_enrolled", actor.userId);
     if (options.endOtherSessions) {
       const ended = await deps.sessions.revokeAllForUser(actor.userId, "factor_changed", actor.sessionId);
       await deps.onEvent("other_sessions_ended", actor.userId, { ended, reason: "factor_changed" });
@@ -154,8 +159,7 @@ export function createEnrollmentService(deps: {
       }
       throw error;
     }
-    await removeAllFactors(actor.userId);
-    await deps.onEvent("mfa_disabled", actor.userId);
+    await removeAllFactors(actor.userId, "mfa_disabled");
   }
 
   /**
@@ -174,8 +178,8 @@ export function createEnrollmentService(deps: {
     await deps.transaction(async (tx) => {
       await tx.mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, now);
       await tx.devices.revokeAll(actor.userId, now);
+      await deps.onEvent("recovery_codes_replaced", actor.userId);
     });
-    await deps.onEvent("recovery_codes_replaced", actor.userId);
     return { recoveryCodes: recovery.display };
   }
 
@@ -190,9 +194,8 @@ export function createEnrollmentService(deps: {
   /** Support reset for a lost phone: factors, recovery codes, trusted devices and sessions go. */
   async function supportReset(userId: string): Promise<boolean> {
     if (!(await deps.users.findById(userId))) return false;
-    await removeAllFactors(userId);
+    await removeAllFactors(userId, "mfa_reset_by_support");
     await deps.sessions.revokeAllForUser(userId, "mfa_support_reset");
-    await deps.onEvent("mfa_reset_by_support", userId);
     return true;
   }
 

@@ -5,7 +5,7 @@
 // requests and across instances sharing the database (RFC 6238 §5.2; ASVS 6.5.1).
 // Multi-statement changes are made atomic by the caller's transaction
 // (db/database.ts Transaction), which may also span other features' tables.
-import type { Db } from "../db/database.ts";
+import type { Db, PendingWrites } from "../db/database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import type { FactorState } from "../lib/second-factors.ts";
 import { consumeStatement, type ChallengeRow } from "./challenge-repository.ts";
@@ -164,9 +164,27 @@ export function createMfaRepository(prisma: Db) {
     },
 
     /** Spends a recovery code once, whatever the concurrency (checklist RC-04). */
-    async spendRecoveryCode(id: string, now: Date): Promise<boolean> {
-      const { count } = await prisma.recoveryCode.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
-      return count === 1;
+    /**
+     * Spends a code once (the row lock re-checks used_at IS NULL). With
+     * `events`, the request's pending rows go into the same statement:
+     * `earlier` ones always, `announced` ones (recovery_code_used) only when
+     * this call spent the code, so the spend and its notification commit together.
+     */
+    async spendRecoveryCode(id: string, now: Date, events: { earlier?: PendingWrites; announced?: PendingWrites } = {}): Promise<boolean> {
+      const companions = [
+        ...(events.earlier?.statements(Prisma.sql`TRUE`) ?? []),
+        ...(events.announced?.statements(Prisma.sql`EXISTS (SELECT 1 FROM spent)`) ?? []),
+      ].map((statement, i) => Prisma.sql`, ${Prisma.raw(`w${i}`)} AS (${statement})`);
+      if (companions.length === 0) {
+        const { count } = await prisma.recoveryCode.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
+        return count === 1;
+      }
+      const rows = await prisma.$queryRaw<{ spent: number }[]>`
+        WITH spent AS (
+          UPDATE recovery_codes SET used_at = ${now} WHERE id = ${id}::uuid AND used_at IS NULL RETURNING 1)
+        ${Prisma.join(companions, " ")}
+        SELECT (SELECT count(*) FROM spent)::int AS spent`;
+      return Number(rows[0]?.spent) === 1;
     },
 
     async addRecoveryCodes(userId: string, codeHashes: string[], now: Date) {

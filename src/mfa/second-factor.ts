@@ -16,6 +16,7 @@ import { normalizeRecoveryCode } from "../lib/recovery-codes.ts";
 import { SecretBoxError, type SecretBox } from "../lib/secret-box.ts";
 import { verifyTotpCode } from "../lib/totp.ts";
 import type { EmitEvent } from "../audit/events.ts";
+import type { PendingWrites, Transaction } from "../db/database.ts";
 import type { MfaRepository, TotpFactorRecord, TotpState } from "./repository.ts";
 import { clockDriftOf, nextDriftStreak, type ClockDrift } from "./clock-drift.ts";
 
@@ -66,6 +67,10 @@ export function createSecondFactorChecker(deps: {
   settings: SecondFactorSettings;
   clock: Clock;
   onEvent: EmitEvent;
+  /** A failure count (or a spent recovery code) and its events commit together (audit + outbox). */
+  transaction: Transaction<{ mfa: Pick<MfaRepository, "addFailure" | "blockUntil" | "disableActiveFactor"> }>;
+  /** Takes the request's pending rows (audit's takePendingWrites), written with the recovery code's spend in its one statement. */
+  takePendingWrites?: () => PendingWrites;
 }) {
   const { mfa, settings, clock } = deps;
   const emit = deps.onEvent;
@@ -92,15 +97,18 @@ export function createSecondFactorChecker(deps: {
 
   /** One more consecutive failure: waits, the cap, events. Push rejections count here too. */
   async function countFailure(userId: string, reason: string, log: FastifyBaseLogger): Promise<void> {
-    const failures = await mfa.addFailure(userId);
-    const wait = mfaWaitAfter(failures, settings);
-    if (wait > 0) await mfa.blockUntil(userId, new Date(clock.now().getTime() + wait * 1000));
-    if (failures === settings.failureCap) {
-      await mfa.disableActiveFactor(userId, clock.now());
-      await emit("mfa_locked", userId, { failures, factor: "totp" });
-      log.warn({ event: "authn_login_lock", userId, failures }, "second factor disabled after consecutive failures");
-    }
-    await emit("mfa_verify_fail", userId, { reason, failures });
+    const { failures, wait } = await deps.transaction(async (tx) => {
+      const counted = await tx.mfa.addFailure(userId);
+      const waitSeconds = mfaWaitAfter(counted, settings);
+      if (waitSeconds > 0) await tx.mfa.blockUntil(userId, new Date(clock.now().getTime() + waitSeconds * 1000));
+      if (counted === settings.failureCap) {
+        await tx.mfa.disableActiveFactor(userId, clock.now());
+        await emit("mfa_locked", userId, { failures: counted, factor: "totp" });
+      }
+      await emit("mfa_verify_fail", userId, { reason, failures: counted });
+      return { failures: counted, wait: waitSeconds };
+    });
+    if (failures === settings.failureCap) log.warn({ event: "authn_login_lock", userId, failures }, "second factor disabled after consecutive failures");
     log.info({ event: "mfa_failed", reason, userId, failures, waitSeconds: wait }, "second factor refused");
   }
 
@@ -184,9 +192,18 @@ export function createSecondFactorChecker(deps: {
     if (!secret) return recordFailure(userId, "recovery_code_malformed", log);
     for (const candidate of await mfa.unusedRecoveryCodes(userId)) {
       if (!(await deps.hasher.verify(candidate.codeHash, secret))) continue;
-      if (!(await mfa.spendRecoveryCode(candidate.id, clock.now()))) return recordFailure(userId, "recovery_code_replay", log);
+      // Recorded before the write and stored by it (one statement), only if this request spent the code.
+      const earlier = deps.takePendingWrites?.();
+      let spent: boolean;
+      try {
+        await emit("recovery_code_used", userId);
+        spent = await mfa.spendRecoveryCode(candidate.id, clock.now(), { earlier, announced: deps.takePendingWrites?.() });
+      } catch (error) {
+        await earlier?.restore();
+        throw error;
+      }
+      if (!spent) return recordFailure(userId, "recovery_code_replay", log);
       await resetFailures(userId, failures);
-      await emit("recovery_code_used", userId);
       return;
     }
     return recordFailure(userId, "recovery_code_invalid", log);

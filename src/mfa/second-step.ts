@@ -159,8 +159,9 @@ export function createSecondStepService(deps: {
       () => deps.onEvent("mfa_verify_success", userId, { method: input.method }));
     const recoveryCodes = input.method === "recovery_code" ? await deps.enrollment.replaceUsedRecoveryCode(userId) : undefined;
     const mayRemember = input.rememberDevice && (await policy.deviceTrust(userId)).allowed;
-    const device = mayRemember ? await deps.devices.trust(userId, input.deviceName ?? "Unnamed device") : undefined;
-    if (device) await deps.onEvent("trusted_device_issued", userId, { deviceId: device.deviceId, name: input.deviceName ?? "Unnamed device" });
+    const name = input.deviceName ?? "Unnamed device";
+    // The device row and trusted_device_issued commit together (devices.trust's unit of work).
+    const device = mayRemember ? await deps.devices.trust(userId, name, (deviceId) => deps.onEvent("trusted_device_issued", userId, { deviceId, name })) : undefined;
     log.info({ event: "authn_login_success", userId, method: input.method, rememberDevice: Boolean(device) }, "second step passed");
     return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}), ...(recoveryCodes ? { recoveryCodes } : {}), ...(clockDrift ? { clockDrift } : {}) };
   }

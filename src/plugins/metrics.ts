@@ -5,7 +5,7 @@
 // none is configured (ASVS 13.4.5: no internals on the public interface).
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { LevelWithSilent } from "pino";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { AppError } from "../errors.ts";
 import type { App } from "../http/app-type.ts";
 import { bearerToken } from "../http/guards.ts";
@@ -23,7 +23,10 @@ function scrapeGuard(token: string | undefined) {
   };
 }
 
-export function registerMetrics(app: App, logLevel: LevelWithSilent, token: string | undefined) {
+/** The outbox's rows by state, read at each scrape (audit/repository.ts countOutbox). */
+export type OutboxCounts = () => Promise<{ pending: number; dead: number }>;
+
+export function registerMetrics(app: App, logLevel: LevelWithSilent, token: string | undefined, outboxCounts?: OutboxCounts) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -79,7 +82,32 @@ export function registerMetrics(app: App, logLevel: LevelWithSilent, token: stri
     registers: [registry],
   });
 
+  const deliveries = new Counter({
+    name: "webhook_deliveries_total",
+    help: "Webhook attempts of this instance by outcome (delivered, retry, dead)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  if (outboxCounts) {
+    // Counted in the database at each scrape, so every instance reports the
+    // shared outbox and a dead row shows even after the instance that gave up restarted.
+    new Gauge({
+      name: "webhook_outbox_messages",
+      help: "Notifications in the outbox by state: pending (due or waiting for a retry) and dead (no attempt left; notifications retry ID)",
+      labelNames: ["state"],
+      registers: [registry],
+      async collect() {
+        // With the database down the scrape still answers (the last values stay); readiness reports the outage.
+        const counts = await outboxCounts().catch(() => null);
+        if (!counts) return;
+        this.set({ state: "pending" }, counts.pending);
+        this.set({ state: "dead" }, counts.dead);
+      },
+    });
+  }
+
   return {
+    countDelivery: (outcome: string) => deliveries.inc({ outcome }),
     countEvent: (event: string) => authEvents.inc({ event }),
     countPush: (kind: string, outcome: string) => pushSends.inc({ kind, outcome }),
   };

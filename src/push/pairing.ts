@@ -97,11 +97,12 @@ export function createPairingService(deps: {
         await tx.mfa.replaceRecoveryCodes(actor.userId, recovery.hashes, now);
         await tx.mfa.clearFailures(actor.userId);
       }
+      // In the unit of work: the notifications commit with the pairing (outbox).
+      if (done) await deps.onEvent("push_paired", actor.userId, { pairingId });
+      if (done && first) await deps.onEvent("mfa_enrolled", actor.userId, { method: "push" });
       return done;
     });
     if (!activated) throw new AppError("NO_PAIRING_TO_CONFIRM");
-    await deps.onEvent("push_paired", actor.userId, { pairingId });
-    if (first) await deps.onEvent("mfa_enrolled", actor.userId, { method: "push" });
     const session = actor.enrollee ? await sessionForEnrollee(actor.enrollee) : undefined;
     return { id: pairingId, ...(recovery ? { recoveryCodes: recovery.display } : {}), ...(session ? { session } : {}) };
   }
@@ -130,9 +131,9 @@ export function createPairingService(deps: {
     await deps.transaction(async (tx) => {
       await tx.pushAuthenticators.remove(actor.userId, id);
       if (last) await tx.mfa.removeSecondFactors(actor.userId);
+      await deps.onEvent("push_authenticator_removed", actor.userId, { pairingId: id, name: row.name });
+      if (last) await deps.onEvent("mfa_disabled", actor.userId);
     });
-    await deps.onEvent("push_authenticator_removed", actor.userId, { pairingId: id, name: row.name });
-    if (last) await deps.onEvent("mfa_disabled", actor.userId);
   }
 
   return { start, complete, confirm, list, remove };

@@ -122,9 +122,10 @@ export function createPushService(deps: {
     if (!(await deps.challenges.consume(mfaChallenge.id))) throw new AppError("INVALID_MFA_TOKEN", { logReason: "push_collected_concurrently" });
     const session = await deps.startSession(row.userId, [...mfaChallenge.amr, AMR.push, AMR.multiFactor], clock.now());
     const name = row.deviceName ?? "Unnamed device";
-    const device = row.rememberDevice ? await deps.devices.trust(row.userId, name) : undefined;
     await deps.onEvent("mfa_verify_success", row.userId, { method: "push", challengeId: row.id });
-    if (device) await deps.onEvent("trusted_device_issued", row.userId, { deviceId: device.deviceId, name });
+    const device = row.rememberDevice
+      ? await deps.devices.trust(row.userId, name, (deviceId) => deps.onEvent("trusted_device_issued", row.userId, { deviceId, name }))
+      : undefined;
     return { ...session, ...(device ? { deviceToken: device.deviceToken } : {}) };
   }
 
@@ -206,8 +207,10 @@ export function createPushService(deps: {
     await deps.checker.countFailure(row.userId, `push_${reason}`, log);
     if (reason !== "not_me") return;
     const until = new Date(clock.now().getTime() + settings.notMeBlockSeconds * 1000);
-    await pushChallenges.block(row.userId, until);
-    await deps.onEvent("push_blocked", row.userId, { reason: "not_me", until: until.toISOString() });
+    await deps.transaction(async (tx) => {
+      await tx.pushChallenges.block(row.userId, until);
+      await deps.onEvent("push_blocked", row.userId, { reason: "not_me", until: until.toISOString() });
+    });
   }
 
   return { start, waitForAnswer, listForApp, answer };

@@ -75,6 +75,9 @@ t.test("LA-07: the notifier hears a correct password followed by a failed second
   const code = totpAt(user.secret, clock.now());
   t.equal((await verify(app, { mfaToken: await mfaToken(app, user.email), method: "totp", code })).statusCode, 200);
   t.equal((await verify(app, { mfaToken: await mfaToken(app, user.email), method: "totp", code })).statusCode, 401, "the replay is refused");
+  // Deliveries run in the background from the outbox: wait (bounded) for both before shutting down.
+  const failures = () => notified.filter((n) => n.userId === user.id && n.type === "mfa_verify_fail");
+  for (let waited = 0; failures().length < 2 && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   await app.close();
   const reasons = notified.filter((n) => n.userId === user.id && n.type === "mfa_verify_fail").map((n) => n.details.reason);
   t.same(reasons, ["totp_invalid", "totp_replay"], "both reached the notifier");

@@ -122,6 +122,7 @@ t.test("an outage of the provider's keys is 503 UNAVAILABLE with Retry-After, no
     provider: { settings: {} as Provider, verifier: { verify: async () => ({ unavailable: new Error("timed out") }) } },
     providerName: "bankid",
     identities: {} as ExternalIdentityRepository,
+    transaction: async () => { throw new Error("not reached"); },
     claimOnce: async () => true,
     assertActive: async () => {},
     userExists: async () => true,
